@@ -1,0 +1,61 @@
+# kuyakusho-bot: two commands on a fresh machine -- `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+PY := .venv/bin/python
+RASA := .venv/bin/rasa
+RASA_PORT ?= 5005
+ACTIONS_PORT ?= 5055
+export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
+
+.PHONY: help setup kb train run actions shell test unit nlu-test core-test eval clean
+
+help:
+	@echo "make run    build the knowledge base, train if the data changed, start the servers"
+	@echo "make test   run every test (unit, integration, NLU and story tests)"
+	@echo "make shell  chat in the terminal      make eval  score ../shared/eval/public.yml over REST"
+
+setup:
+	@scripts/setup.sh
+
+kb: setup
+	$(PY) -m knowledge build
+	$(PY) -m knowledge export
+
+# `rasa train` itself skips training when the data, config and domain are unchanged.
+train: kb
+	$(RASA) train --config config.yml --domain domain.yml --data bot/data --out models --fixed-model-name kuyakusho
+
+actions: kb
+	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
+
+run: train
+	@scripts/run.sh
+
+shell: train
+	@$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT) >/tmp/kuyakusho-actions.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT; sleep 5; \
+	  $(RASA) shell --model models/kuyakusho.tar.gz --endpoints endpoints.yml
+
+unit: kb
+	$(PY) -m pytest -q -m "not integration"
+
+nlu-test: train
+	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models/kuyakusho.tar.gz --out results/nlu
+	$(PY) scripts/nlu_report.py results/nlu/intent_report.json --min-macro-f1 0.90
+
+core-test: train
+	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
+
+test: train
+	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory nlu-test core-test
+
+eval: train
+	$(PY) -m bot.evaluate ../shared/eval/public.yml
+
+clean:
+	rm -rf models results knowledge/kb.sqlite

@@ -1,0 +1,83 @@
+"""``action_answer``: look the question up in the knowledge base and reply."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import unicodedata
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from knowledge.answer import Answer
+
+from .knowledge_base import answerer
+from .replies import send, send_status
+
+logger = logging.getLogger(__name__)
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+ENGLISH_REPLY = ("Sorry, I can only answer questions in Japanese about Kawasaki City ward offices. "
+                 "日本語でご質問ください（例：「住民票はどこで取れますか」）。")
+_LETTERS = re.compile(r"[A-Za-z\u3040-\u30ff\u3400-\u9fff]")
+
+
+def today() -> dt.date:
+    """Today's date, or ``$KUYAKUSHO_TODAY`` (ISO) when set, for tests."""
+    value = os.environ.get("KUYAKUSHO_TODAY")
+    return dt.date.fromisoformat(value) if value else dt.date.today()
+
+
+def input_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a question, or None: ``empty``, ``no_words``
+    (emoji, numbers or symbols only), ``not_japanese`` (e.g. English only)."""
+    visible = "".join(ch for ch in (text or "") if not unicodedata.category(ch).startswith(("C", "Z")))
+    if not visible:
+        return "empty"
+    if not _LETTERS.search(visible):
+        return "no_words"
+    if not _JAPANESE.search(visible):
+        return "not_japanese"
+    return None
+
+
+class ActionAnswer(Action):
+    """Answer from the knowledge base, keeping the topic in the ``topic`` slot."""
+
+    def name(self) -> str:
+        return "action_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        try:
+            return self._answer(dispatcher, tracker)
+        except Exception:  # the citizen still gets a reply; the log gets the trace
+            logger.exception("action_answer failed")
+            dispatcher.utter_message(response="utter_action_failed")
+            send_status(dispatcher, "not_found", (tracker.latest_message.get("intent") or {}).get("name"))
+            return []
+
+    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        intent = (message.get("intent") or {}).get("name")
+        topic = tracker.get_slot("topic")
+        problem = input_problem(text)
+        if problem:
+            if problem == "not_japanese":
+                dispatcher.utter_message(text=ENGLISH_REPLY, buttons=answerer().suggestions(None))
+            else:
+                dispatcher.utter_message(response="utter_bad_input", buttons=answerer().suggestions(None))
+            send_status(dispatcher, "clarify", intent)
+            return []
+        values = tuple(str(e.get("value")) for e in message.get("entities") or [] if e.get("value"))
+        kb_intent = intent if intent and intent.startswith("ask_") else None
+        answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today())
+        if intent == "out_of_scope" and (answer.status != "answered" or not answerer().entities(text, values)):
+            dispatcher.utter_message(response="utter_out_of_scope", buttons=answerer().suggestions(None))
+            send_status(dispatcher, "not_found", intent)
+            return []
+        send(dispatcher, answer, intent)
+        return [SlotSet("topic", answer.topic or topic)]
+

@@ -1,0 +1,83 @@
+"""Command line: ``python -m knowledge {build,search,show,check,export}``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import curated
+from .sources import SourceError, load_sources
+
+
+def _check(args) -> int:
+    sources = load_sources()
+    if not args.files:
+        entities, facts = curated.load_all(sources)
+        print(f"ok: {len(entities)} entities, {len(facts)} facts")
+        return 0
+    entities = []
+    for path in sorted(curated.FACTS_DIR.glob("*.yml")):
+        try:
+            entities += curated.load_file(path)[0]
+        except curated.CurationError:
+            pass
+    names = {e.name for e in entities}
+    bad = 0
+    for name in args.files:
+        ents, facts = curated.load_file(Path(name))
+        for fact in facts:
+            try:
+                if fact.subject not in names:
+                    raise curated.CurationError(f"fact {fact.id}: subject {fact.subject!r} is not a declared entity")
+                missing = [a for a in fact.about if a not in names]
+                if missing:
+                    raise curated.CurationError(f"fact {fact.id}: about names undeclared entities {missing}")
+                curated.verify_quote(fact, sources[fact.doc])
+            except curated.CurationError as exc:
+                bad += 1
+                print(f"ERROR {exc}")
+        print(f"{name}: {len(ents)} entities, {len(facts)} facts, {bad} errors")
+    return 1 if bad else 0
+
+
+def _build(args) -> int:
+    from .build import build
+
+    from .build import DEFAULT_DB
+
+    build(args.db or DEFAULT_DB)
+    return 0
+
+
+def _export(args) -> int:
+    from .build import DEFAULT_DB
+    from .lexicon import DEFAULT_OUT, export_nlu
+
+    count = export_nlu(args.db or DEFAULT_DB, args.out or DEFAULT_OUT)
+    print(f"wrote {count} variants to {args.out or DEFAULT_OUT}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m knowledge")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="verify curated facts against the sources")
+    p.add_argument("files", nargs="*")
+    p.set_defaults(func=_check)
+    p = sub.add_parser("build", help="build the SQLite knowledge base")
+    p.add_argument("--db", default=None, help="output path (default knowledge/kb.sqlite or $KB_PATH)")
+    p.set_defaults(func=_build)
+    p = sub.add_parser("export", help="write the NLU lookup tables and synonyms")
+    p.add_argument("--db", default=None)
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=_export)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (SourceError, curated.CurationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

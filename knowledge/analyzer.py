@@ -1,0 +1,121 @@
+"""Japanese analysis for full-text search: SudachiPy normalized forms.
+
+SQLite FTS5's tokenizers cannot segment Japanese, so the index stores, per
+passage, a space-separated string of terms that FTS5's ``unicode61``
+tokenizer splits on spaces.  The same ``terms()`` function builds the index and
+the query, so 申込み / 申し込み / 申込 (all normalized to 申し込む / 申込) and
+kana/kanji variants with the same Sudachi normalized form meet.
+
+Terms of a text are: the normalized forms of split mode C (whole compounds)
+and of split mode A (their parts), and the katakana reading of nouns, so
+kana-only input (こくみんけんこうほけん) still finds the kanji word.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+_MAX_CHUNK = 4000  # characters per Sudachi call; far below its 49,149-byte limit
+_lock = threading.Lock()
+_SYMBOL = re.compile(r"^[\W_]+$")
+CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "接頭辞", "副詞"}
+STOP_TERMS = {
+    "為る", "居る", "成る", "有る", "言う", "事", "物", "此の", "其の", "何", "所", "方", "様",
+    "ん", "の", "よう", "もの", "こと", "ところ", "ほう", "いい", "良い", "教える", "知る",
+    "思う", "分かる", "出来る", "ある", "いる", "する", "なる", "くれる", "下さる", "もらう",
+    "頂く", "御", "お", "ご", "ちょっと", "今", "それ", "これ", "あれ", "どれ", "どこ", "いつ",
+}
+
+
+@dataclass(frozen=True)
+class Morpheme:
+    """One Sudachi morpheme: ``surface`` text, ``normalized`` form, ``reading``
+    (katakana), ``pos`` (first part-of-speech level), and character offsets."""
+
+    surface: str
+    normalized: str
+    reading: str
+    pos: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _dictionary():
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(mode: str):
+    from sudachipy import SplitMode
+
+    return _dictionary().create(mode=getattr(SplitMode, mode))
+
+
+def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
+    """Sudachi morphemes of ``text`` in split mode ``mode`` ("A", "B", "C").
+
+    Whitespace morphemes are dropped; offsets are character offsets into
+    ``text``.  Long text is analysed in chunks of at most 4,000 characters.
+    """
+    out: list[Morpheme] = []
+    if not text or not text.strip():
+        return out
+    tok = _tokenizer(mode)
+    for base in range(0, len(text), _MAX_CHUNK):
+        chunk = text[base:base + _MAX_CHUNK]
+        with _lock:  # Sudachi tokenizers are not thread-safe
+            result = [(m.surface(), m.normalized_form(), m.reading_form(), m.part_of_speech()[0], m.begin(), m.end())
+                      for m in tok.tokenize(chunk)]
+        for surface, norm, reading, pos, begin, end in result:
+            if surface.strip():
+                out.append(Morpheme(surface, norm, reading, pos, base + begin, base + end))
+    return out
+
+
+def _is_kana(text: str) -> bool:
+    return bool(text) and all("\u3041" <= ch <= "\u30ff" or ch == "ー" for ch in text)
+
+
+def _hira_to_kata(text: str) -> str:
+    return "".join(chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" else ch for ch in text)
+
+
+def terms(text: str, content_only: bool = False) -> list[str]:
+    """Search terms of ``text`` (see module docstring), de-duplicated, in order.
+
+    ``content_only`` keeps nouns, verbs, adjectives and the like and drops
+    stop terms (for queries); the index keeps every non-symbol term.
+    """
+    seen: dict[str, None] = {}
+    for mode in ("C", "A"):
+        for m in morphemes(text, mode):
+            if _SYMBOL.match(m.surface):
+                continue
+            if content_only and (m.pos not in CONTENT_POS or m.normalized in STOP_TERMS or m.surface in STOP_TERMS):
+                continue
+            seen.setdefault(m.normalized.lower(), None)
+            if m.pos == "名詞" and len(m.reading) > 1:
+                seen.setdefault(m.reading, None)
+            if _is_kana(m.surface) and len(m.surface) > 1:
+                seen.setdefault(_hira_to_kata(m.surface), None)
+    return [t for t in seen if t]
+
+
+def index_text(text: str) -> str:
+    """The space-joined terms stored in the FTS index for ``text``."""
+    return " ".join(terms(text))
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression (terms OR-ed, each double-quoted so no FTS5
+    syntax in user input survives) for the content terms of ``text``, or None
+    when it has none."""
+    q = terms(text, content_only=True)
+    if not q:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in q[:32])

@@ -1,0 +1,394 @@
+"""Answer a question from the knowledge base: choose facts, say them honestly.
+
+``Answerer(kb).answer(question, intent=None, entities=(), topic=None,
+today=None)`` -> ``Answer``.  The steps:
+
+1. find the entities the question names (``EntityMatcher``; NLU entity values
+   are resolved too); wards and places named beside a subject are
+   *constraints*: a fact that does not mention them cannot answer;
+2. with no entity, carry the conversation's ``topic`` over;
+3. work out which attributes are asked for: from the intent, and from cue
+   words that name an attribute exactly (いくら -> fee, 何時 -> time, …);
+4. score every fact: entity match + attribute match + weighted term overlap;
+5. answer with the best facts, the source and as-of date, plan/proposal
+   markers and "this event is over" when its date is past; or say that the
+   documents do not state it and give the most relevant contact.
+
+Nothing is generated: every sentence is a curated fact's ``text`` (verified
+against its quote at build time), a passage of a source, or a fixed phrase.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from . import analyzer
+from .entities import EntityMatch, EntityMatcher
+from .kb import FactRow, KnowledgeBase
+from .normalize import compact, normalize_query
+
+INTENT_ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ask_venue": (("venue", "address", "access", "location"), ("handled_by", "duties", "opening")),
+    "ask_datetime": (("date", "time", "doors_open", "opening"), ("history", "application_period", "deadline")),
+    "ask_deadline": (("deadline", "application_period"), ("notification", "date")),
+    "ask_eligibility": (("eligibility",), ("required_info", "how_to_apply", "capacity", "rule")),
+    "ask_counter": (("handled_by", "duties", "chair", "members", "secretariat"), ("location", "venue")),
+    "ask_contact": (("phone", "email", "fax", "url"), ("how_to_apply",)),
+    "ask_procedure": (("how_to_apply", "required_info", "procedure", "lottery"),
+                      ("rule", "application_period", "handled_by")),
+    "ask_fee_capacity": (("capacity", "reward", "fee", "budget"), ("statistic",)),
+    "ask_overview": (("definition", "overview", "purpose"), ("duties", "history", "rule", "opinion")),
+    "ask_history": (("history",), ("opinion", "statistic", "date", "definition")),
+    "ask_statistics": (("statistic",), ("history", "capacity", "budget")),
+    "ask_rule": (("rule",), ("definition", "procedure", "purpose")),
+}
+EVENT_INTENTS = {"ask_venue", "ask_datetime", "ask_deadline", "ask_eligibility", "ask_procedure",
+                 "ask_fee_capacity", "ask_contact"}
+
+# Cue words that name exactly what is asked.  When the subject has no fact of
+# these attributes, the documents do not say it: the answer is "not found".
+CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
+    (re.compile(r"参加費|費用|料金|手数料|いくら|お金|無料|有料|何円|かかる\?|かかりますか"), ("fee",)),
+    (re.compile(r"何時|なんじ|時間|開庁|受付時間|営業時間|何時まで"), ("time", "doors_open")),
+    (re.compile(r"開場"), ("doors_open",)),
+    (re.compile(r"締め?切|しめきり|〆切|いつまで|deadline", re.I), ("deadline", "application_period")),
+    (re.compile(r"何人|人数|定員|何名|募集人|規模"), ("capacity",)),
+    (re.compile(r"謝礼|お礼|もらえる|クオカード|QUO", re.I), ("reward",)),
+    (re.compile(r"住所"), ("address",)),
+    (re.compile(r"駅|バス|アクセス|行き方|最寄|徒歩|電車"), ("access",)),
+    (re.compile(r"何を伝え|伝える|伝えれば|記入|何を書|必要事項"), ("required_info",)),
+    (re.compile(r"抽選|先着"), ("lottery",)),
+    (re.compile(r"結果|当選|通知|いつわか"), ("notification",)),
+    (re.compile(r"ファックス|ファクス|FAX", re.I), ("fax",)),
+    (re.compile(r"メアド|メールアドレス|アドレス|e-?mail", re.I), ("email",)),
+    (re.compile(r"電話番号|何番|TEL|電話は|でんわ", re.I), ("phone",)),
+    (re.compile(r"URL|ホームページ|サイト|リンク", re.I), ("url",)),
+    (re.compile(r"委員長|座長|議長|トップ"), ("chair",)),
+    (re.compile(r"駐車場|駐輪場"), ("parking",)),
+]
+COMPARE = re.compile(r"違い|ちがい|ちがう|違う|比べ|差")
+STATUS_NOTES = {
+    "plan": "（資料に計画・方針として記載されている内容で、実施済みとは限りません）",
+    "proposal": "（市民から出された意見・提案であり、実施されている施策ではありません）",
+    "example": "（指針の中で例として示されている内容です）",
+}
+ATTRIBUTE_LABELS = {
+    "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
+    "address": "住所", "access": "交通アクセス", "deadline": "締切", "phone": "電話番号", "email": "メールアドレス",
+    "fax": "FAX番号", "url": "URL", "chair": "委員長", "parking": "駐車場", "notification": "結果の通知",
+    "lottery": "抽選", "required_info": "申込時に伝える内容", "venue": "場所", "date": "日程",
+}
+GENERIC_ENTITIES = {"区役所"}
+
+
+@dataclass
+class Answer:
+    """What the bot says: ``status`` answered | not_found | clarify;
+    ``text`` the reply (Japanese); ``sources`` list of ``{"doc", "lines":
+    [first, last], "as_of", "status"}``; ``buttons`` quick replies
+    ``{"title", "payload"}``; ``topic`` the entity the conversation is now
+    about (or None)."""
+
+    status: str
+    text: str
+    sources: list[dict] = field(default_factory=list)
+    buttons: list[dict] = field(default_factory=list)
+    topic: str | None = None
+    facts: list[str] = field(default_factory=list)
+
+
+def _date_ja(iso: str | None) -> str:
+    if not iso:
+        return ""
+    d = dt.date.fromisoformat(iso)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+class Answerer:
+    """Answers questions over one ``KnowledgeBase`` (see module docstring)."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.matcher = EntityMatcher(kb.lexicon)
+        df = Counter(t for f in kb.facts.values() for t in f.terms)
+        n = max(len(kb.facts), 1)
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.default_idf = math.log(1 + n)
+        self.by_subject: dict[str, list[FactRow]] = {}
+        for fact in kb.facts.values():
+            for name in {fact.subject, *fact.about}:
+                self.by_subject.setdefault(name, []).append(fact)
+
+    # -- understanding ---------------------------------------------------
+    def entities(self, question: str, nlu_values: tuple[str, ...] = ()) -> list[EntityMatch]:
+        """Entities named in ``question`` plus resolved NLU entity values."""
+        found = self.matcher.find(question)
+        names = {m.name for m in found}
+        for value in nlu_values:
+            name = self.matcher.resolve(value)
+            if name and name not in names and name in self.kb.entities:
+                found.append(EntityMatch(name, self.kb.entities[name].type, value, -1, -1, 90.0))
+                names.add(name)
+        return found
+
+    @staticmethod
+    def cue_attributes(question: str) -> tuple[str, ...]:
+        """Attributes named exactly by cue words in the normalized question."""
+        out: list[str] = []
+        for pattern, attributes in CUES:
+            if pattern.search(question):
+                out += [a for a in attributes if a not in out]
+        return tuple(out)
+
+    def _fact_mentions(self, fact: FactRow, name: str) -> bool:
+        if name == fact.subject or name in fact.about:
+            return True
+        ent = self.kb.entities.get(name)
+        variants = [name, *(ent.aliases if ent else [])]
+        body = compact(fact.text + fact.value + fact.quote)
+        return any(len(v) >= 2 and compact(v) in body for v in variants)
+
+    def _score(self, fact: FactRow, subjects: list[str], constraints: list[str], q_terms: list[str],
+               primary: tuple[str, ...], secondary: tuple[str, ...], cues: tuple[str, ...]) -> tuple[float, float]:
+        """``(score, term_coverage)``; score -inf when a constraint is not met."""
+        for name in constraints:
+            if not self._fact_mentions(fact, name):
+                return float("-inf"), 0.0
+        ent = 0.0
+        for name in subjects:
+            if name == fact.subject:
+                ent += 3.0
+            elif name in fact.about:
+                ent += 2.5
+            elif self._fact_mentions(fact, name):
+                ent += 1.5
+        attr = 3.0 if fact.attribute in cues else 2.0 if fact.attribute in primary else 0.8 if fact.attribute in secondary else 0.0
+        total = sum(self.idf.get(t, self.default_idf) for t in q_terms) or 1.0
+        hit = sum(self.idf.get(t, self.default_idf) for t in q_terms if t in fact.terms)
+        coverage = hit / total
+        return ent + attr + 3.0 * coverage, coverage
+
+    # -- answering -------------------------------------------------------
+    def answer(self, question: str, intent: str | None = None, entities: tuple[str, ...] = (),
+               topic: str | None = None, today: dt.date | None = None) -> Answer:
+        """Answer ``question`` (raw user text).  ``intent`` is the NLU intent
+        name (``ask_*``) or None; ``entities`` NLU entity values; ``topic`` the
+        current conversation topic (an entity name); ``today`` for "is this
+        event over" (default: the real date)."""
+        today = today or dt.date.today()
+        q = normalize_query(question)
+        matches = self.entities(q, tuple(entities))
+        named = [m.name for m in matches if m.name not in GENERIC_ENTITIES]
+        subjects = [n for n in named if self.kb.entities[n].type != "ward"]
+        constraints = [n for n in named if self.kb.entities[n].type == "ward"]
+        if subjects and constraints:
+            pass
+        elif constraints and not subjects and topic:
+            subjects = [topic]
+        elif constraints and not subjects:
+            subjects, constraints = constraints, []
+        compare = bool(COMPARE.search(q)) and topic and subjects and topic not in subjects
+        if not subjects and topic in self.kb.entities:
+            subjects = [topic]
+        primary, secondary = INTENT_ATTRIBUTES.get(intent or "", ((), ()))
+        cues = self.cue_attributes(q)
+        assumed = None
+        if not subjects and (intent in EVENT_INTENTS or set(cues) & {"time", "deadline", "capacity", "reward", "access",
+                                                                        "required_info", "doors_open", "notification",
+                                                                        "lottery", "fee", "address"}):
+            event = self.current_event(today)
+            if event:
+                subjects, assumed = [event], event
+        q_terms = [t for t in analyzer.terms(q, content_only=True)
+                   if not any(compact(v) == t for m in matches for v in [m.variant])]
+        if compare:
+            return self._compare(subjects[0], topic, q_terms, today)
+        return self._best(q, subjects, constraints, q_terms, primary, secondary, cues, intent, assumed, today)
+
+    def current_event(self, today: dt.date) -> str | None:
+        """The event to assume for a question with no topic: the next one to
+        come, else the most recent one (by entity ``date``)."""
+        events = [e for e in self.kb.entities.values() if e.type == "event" and e.date and e.name in self.by_subject]
+        if not events:
+            return None
+        upcoming = sorted((e for e in events if e.date >= today.isoformat()), key=lambda e: e.date)
+        if upcoming:
+            return upcoming[0].name
+        return max(events, key=lambda e: e.date).name
+
+    def _best(self, q, subjects, constraints, q_terms, primary, secondary, cues, intent, assumed, today) -> Answer:
+        scored = []
+        for fact in self.kb.facts.values():
+            score, coverage = self._score(fact, subjects, constraints, q_terms, primary, secondary, cues)
+            if score > float("-inf"):
+                scored.append((score, coverage, fact))
+        scored.sort(key=lambda x: -x[0])
+        topic = subjects[0] if subjects else None
+        strong_cues = [c for c in cues if c not in ("access", "address") or not primary]
+        if subjects:
+            about = [s for s in scored if any(s[2].subject == n or n in s[2].about or self._fact_mentions(s[2], n)
+                                              for n in subjects)]
+            if strong_cues:
+                wanted = [s for s in about if s[2].attribute in strong_cues]
+                if not wanted:
+                    return self.not_found(subjects, constraints, strong_cues, topic, today)
+                about = wanted
+            elif primary:
+                in_intent = [s for s in about if s[2].attribute in primary + secondary or s[1] >= 0.5]
+                if not in_intent:
+                    return self.not_found(subjects, constraints, primary, topic, today)
+                about = in_intent
+            if not about:
+                return self.not_found(subjects, constraints, cues or primary, topic, today)
+            if intent == "ask_overview" and not strong_cues and self.kb.entities[subjects[0]].type == "event":
+                return self._event_overview(subjects[0], today, assumed)
+            chosen = self._pick(about)
+            return self.render(chosen, topic, today, assumed)
+        if not scored or not q_terms:
+            return self.not_found([], [], cues or primary, None, today)
+        best_score, best_cov, best = scored[0]
+        if best_cov >= 0.6 and (best.attribute in primary + secondary + tuple(cues) or best_cov >= 0.8):
+            if strong_cues and best.attribute not in strong_cues:
+                return self.not_found([], [], strong_cues, best.subject, today)
+            return self.render(self._pick(scored), best.subject, today, None)
+        passage = self.passage_answer(q, q_terms)
+        if passage:
+            return passage
+        return self.not_found([], [], cues or primary, None, today)
+
+    @staticmethod
+    def _pick(scored: list[tuple[float, float, FactRow]], limit: int = 4) -> list[FactRow]:
+        """The best fact plus close runners-up of the same subject and attribute."""
+        best_score, _, best = scored[0]
+        chosen = [best]
+        for score, _, fact in scored[1:]:
+            if len(chosen) >= limit:
+                break
+            if fact.attribute == best.attribute and score >= best_score - 1.0 and fact.text not in {c.text for c in chosen}:
+                chosen.append(fact)
+        return chosen
+
+    def _event_overview(self, event: str, today: dt.date, assumed: str | None) -> Answer:
+        order = ("overview", "purpose", "date", "time", "venue", "eligibility", "capacity", "application_period", "deadline")
+        facts = self.by_subject.get(event, [])
+        chosen = []
+        for attribute in order:
+            chosen += [f for f in facts if f.subject == event and f.attribute == attribute][:1]
+        return self.render(chosen[:7] or facts[:3], event, today, assumed)
+
+    def _compare(self, current: str, previous: str, q_terms, today) -> Answer:
+        chosen = []
+        for name in (current, previous):
+            defs = [f for f in self.by_subject.get(name, []) if f.subject == name
+                    and f.attribute in ("definition", "overview", "purpose")]
+            chosen += defs[:2]
+        if not chosen:
+            return self.not_found([current], [], ("definition",), current, today)
+        return self.render(chosen, current, today, None)
+
+    def passage_answer(self, q: str, q_terms: list[str], min_coverage: float = 0.75) -> Answer | None:
+        """The best source passage when it covers most of the question's
+        weighted terms (``min_coverage`` of idf weight, at least 2 terms)."""
+        hits = self.kb.search_passages(q, limit=3)
+        if not hits or len(q_terms) < 2:
+            return None
+        row, _ = hits[0]
+        terms = set(row["terms"].split())
+        total = sum(self.idf.get(t, self.default_idf) for t in q_terms)
+        covered = [t for t in q_terms if t in terms]
+        coverage = sum(self.idf.get(t, self.default_idf) for t in covered) / (total or 1)
+        if coverage < min_coverage or len(covered) < 2:
+            return None
+        doc = self.kb.documents[row["doc"]]
+        status = {"002": "proposal", "004": "plan"}.get(row["doc"], "fact")
+        text = f"資料には次のように書かれています：「{row['normalized'][:300]}」" + STATUS_NOTES.get(status, "")
+        source = {"doc": row["doc"], "lines": [row["line_start"], row["line_end"]], "as_of": doc["as_of"], "status": status}
+        return Answer("answered", text + "\n" + self.cite(source), [source], topic=None)
+
+    # -- saying it -------------------------------------------------------
+    def cite(self, source: dict) -> str:
+        """「出典：…」 line for one source dict."""
+        doc = self.kb.documents[source["doc"]]
+        first, last = source["lines"]
+        lines = f"{first}行目" if first == last else f"{first}〜{last}行目"
+        as_of = f"、{_date_ja(source['as_of'])}時点" if source.get("as_of") else ""
+        return f"出典：『{doc['title']}』{lines}{as_of}"
+
+    def contact_for(self, names: list[str]) -> str | None:
+        """The most relevant contact sentence for entities ``names``: the
+        section that handles a service, else the contact of the document that
+        holds the entity's facts; None when the documents give none."""
+        for name in names:
+            facts = self.by_subject.get(name, [])
+            handled = [f for f in facts if f.attribute in ("handled_by", "duties") and f.subject != name]
+            sections = [f.subject for f in handled if self.kb.entities.get(f.subject, None)
+                        and self.kb.entities[f.subject].type in ("section", "office")]
+            handled_by = [f.value for f in facts if f.attribute == "handled_by" and f.subject == name]
+            if sections or handled_by:
+                section = sections[0] if sections else handled_by[0]
+                return f"{section}の担当です。詳しくは{section}にお問い合わせください。"
+            phones = [f for f in facts if f.attribute == "phone" and "報道" not in (f.role or "")]
+            if phones:
+                f = phones[0]
+                return f"お問い合わせ先：{f.subject}（電話{f.value}）"
+            docs = Counter(f.doc for f in facts)
+            for doc_id, _ in docs.most_common():
+                contact = self.kb.documents[doc_id].get("contact")
+                if contact:
+                    return f"お問い合わせ先：{contact['section']}（電話{contact['phone']}）"
+        return None
+
+    def not_found(self, subjects, constraints, attributes, topic, today) -> Answer:
+        """The documents do not say: say so, and give a contact when one is known."""
+        label = next((ATTRIBUTE_LABELS[a] for a in attributes if a in ATTRIBUTE_LABELS), None)
+        about = "・".join(subjects + constraints)
+        if about and label:
+            text = f"申し訳ありません。{about}の{label}については、手元の資料に記載がありません。"
+        elif about:
+            text = f"申し訳ありません。お尋ねの{about}についての内容は、手元の資料に記載がありません。"
+        else:
+            text = "申し訳ありません。お尋ねの内容は、手元の資料（区役所に関する川崎市の資料）に記載がありません。"
+        contact = self.contact_for(subjects)
+        if contact:
+            text += "\n" + contact
+        return Answer("not_found", text, [], self.suggestions(topic), topic=topic)
+
+    def render(self, facts: list[FactRow], topic: str | None, today: dt.date, assumed: str | None) -> Answer:
+        """The reply for ``facts``: fact sentences first, then sources, then a
+        contact for procedure-like facts."""
+        parts = []
+        if assumed:
+            parts.append(f"（{assumed}についてのご質問としてお答えします）")
+        event = self.kb.entities.get(topic) if topic else None
+        if event and event.type == "event" and event.date and event.date < today.isoformat():
+            parts.append(f"{event.name}は{_date_ja(event.date)}に開催され、すでに終了しています。")
+        sources, seen = [], set()
+        for fact in facts:
+            parts.append(fact.text + STATUS_NOTES.get(fact.status, ""))
+            key = (fact.doc, fact.line_start, fact.line_end)
+            if key not in seen:
+                seen.add(key)
+                sources.append({"doc": fact.doc, "lines": [fact.line_start, fact.line_end],
+                                "as_of": fact.as_of, "status": fact.status})
+        if any(f.attribute in ("how_to_apply", "required_info", "eligibility") for f in facts):
+            contact = self.contact_for([topic] if topic else [])
+            if contact and contact not in "".join(parts):
+                parts.append(contact)
+        parts += [self.cite(s) for s in sources[:3]]
+        return Answer("answered", "\n".join(parts), sources, self.suggestions(topic), topic=topic,
+                      facts=[f.id for f in facts])
+
+    def suggestions(self, topic: str | None, limit: int = 3) -> list[dict]:
+        """Quick replies: follow-up questions about ``topic`` that the
+        knowledge base can answer (by the attributes it has)."""
+        if not topic:
+            return [{"title": t, "payload": t} for t in ("住民票はどこで取れますか", "区役所は土曜日も開いていますか",
+                                                          "ワークショップについて教えて")][:limit]
+        have = {f.attribute for f in self.by_subject.get(topic, [])}
+        options = [("venue", "場所は？"), ("date", "日時は？"), ("deadline", "締め切りは？"),
+                   ("how_to_apply", "申込方法は？"), ("duties", "担当業務は？"), ("handled_by", "どこの課の担当？"),
+                   ("phone", "問い合わせ先は？"), ("definition", "どういうもの？"), ("history", "これまでの経緯は？")]
+        return [{"title": title, "payload": title} for attribute, title in options if attribute in have][:limit]

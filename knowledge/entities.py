@@ -1,0 +1,81 @@
+"""Find the knowledge base's entities in a question.
+
+``EntityMatcher(lexicon).find(text)`` -> list of ``EntityMatch``: exact
+matches of any name, kana reading or variant in the normalized text (longest
+first, no overlaps), then fuzzy matches (rapidfuzz) for typos such as
+印鑑登禄 -> 印鑑登録.  ``resolve(value)`` maps one NLU entity value to a
+canonical name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from .normalize import compact
+
+FUZZY_MIN_CHARS = 4  # variants shorter than this are matched exactly only
+FUZZY_CUTOFF = 74.0  # rapidfuzz partial_ratio score (0-100)
+
+
+@dataclass(frozen=True)
+class EntityMatch:
+    """``name`` (canonical) of ``type`` found as ``variant`` at character
+    span ``start``-``end`` of the compacted text; ``score`` 100 = exact."""
+
+    name: str
+    type: str
+    variant: str
+    start: int
+    end: int
+    score: float
+
+
+class EntityMatcher:
+    """Matcher over lexicon rows ``{"variant", "name", "type"}``."""
+
+    def __init__(self, lexicon: list[dict]):
+        self._variants: dict[str, tuple[str, str]] = {}
+        for row in lexicon:
+            key = compact(row["variant"]).lower()
+            if len(key) >= 2 or row["type"] == "ward":
+                self._variants.setdefault(key, (row["name"], row["type"]))
+        self._by_length = sorted(self._variants, key=len, reverse=True)
+        self._fuzzy = [v for v in self._by_length if len(v) >= FUZZY_MIN_CHARS]
+
+    def find(self, text: str, fuzzy: bool = True) -> list[EntityMatch]:
+        """Entities in ``text``, in order of appearance."""
+        haystack = compact(text).lower()
+        taken = [False] * len(haystack)
+        found: list[EntityMatch] = []
+        for variant in self._by_length:
+            start = haystack.find(variant)
+            while start >= 0:
+                end = start + len(variant)
+                if not any(taken[start:end]):
+                    name, etype = self._variants[variant]
+                    found.append(EntityMatch(name, etype, variant, start, end, 100.0))
+                    for i in range(start, end):
+                        taken[i] = True
+                start = haystack.find(variant, end)
+        if fuzzy and self._fuzzy and len(haystack) >= FUZZY_MIN_CHARS:
+            free = "".join(ch if not taken[i] else " " for i, ch in enumerate(haystack))
+            for variant, score, _ in process.extract(free[:300], self._fuzzy, scorer=fuzz.partial_ratio,
+                                                     score_cutoff=FUZZY_CUTOFF, limit=5):
+                name, etype = self._variants[variant]
+                if score >= 100 or any(m.name == name for m in found):
+                    continue
+                if sum(1 for ch in set(variant) if ch in free) < len(set(variant)) - 1:
+                    continue  # at most one character differs
+                found.append(EntityMatch(name, etype, variant, -1, -1, score))
+        return sorted(found, key=lambda m: (m.start < 0, m.start))
+
+    def resolve(self, value: str) -> str | None:
+        """Canonical name for an NLU entity value (exact, then fuzzy), or None."""
+        key = compact(value).lower()
+        if key in self._variants:
+            return self._variants[key][0]
+        if len(key) < 2:
+            return None
+        best = process.extractOne(key, list(self._variants), scorer=fuzz.ratio, score_cutoff=80)
+        return self._variants[best[0]][0] if best else None

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Start the action server (background) and the Rasa server (foreground).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RASA_PORT=${RASA_PORT:-5005}
+export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTIONS_PORT:-5055}/webhook}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}
+.venv/bin/rasa run actions --actions bot.actions --port "$ACTIONS_PORT" &
+actions=$!
+trap 'kill $actions 2>/dev/null || true' EXIT INT TERM
+cat <<TXT
+
+kuyakusho-bot is starting (the Rasa server takes ~30 s to load the model).
+  REST:    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+             -d '{"sender":"me","message":"住民票はどこで取れますか"}'
+  Actions: http://localhost:$ACTIONS_PORT/health
+Stop with Ctrl-C.
+
+TXT
+.venv/bin/rasa run --enable-api --cors "*" --port "$RASA_PORT" --model models/kuyakusho.tar.gz \
+  --endpoints endpoints.yml --credentials credentials.yml
