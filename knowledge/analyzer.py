@@ -3,7 +3,7 @@
 SQLite FTS5's tokenizers cannot segment Japanese, so the index stores, per
 passage, a space-separated string of terms that FTS5's ``unicode61``
 tokenizer splits on spaces.  The same ``terms()`` function builds the index and
-the query, so 申込み / 申し込み / 申込 (all normalized to 申し込む / 申込) and
+the query, so 申込み / 申し込み / 申込 (all normalized to 申し込み) and
 kana/kanji variants with the same Sudachi normalized form meet.
 
 Terms of a text are: the normalized forms of split mode C (whole compounds)
@@ -17,7 +17,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-_MAX_CHUNK = 4000  # characters per Sudachi call; far below its 49,149-byte limit
+_MAX_CHUNK = 2000  # characters per Sudachi call; well below its byte limits even for expanding characters
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _lock = threading.Lock()
 _SYMBOL = re.compile(r"^[\W_]+$")
 CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "接頭辞", "副詞"}
@@ -26,6 +27,8 @@ STOP_TERMS = {
     "ん", "の", "よう", "もの", "こと", "ところ", "ほう", "いい", "良い", "教える", "知る",
     "思う", "分かる", "出来る", "ある", "いる", "する", "なる", "くれる", "下さる", "もらう",
     "頂く", "御", "お", "ご", "ちょっと", "今", "それ", "これ", "あれ", "どれ", "どこ", "いつ",
+    "駄目", "ダメ", "大丈夫", "本当", "結局", "やっぱり", "矢張り", "一寸", "なん", "何て", "どう", "如何",
+    "ください", "下さい", "おしえる", "教え", "知りたい", "わかる", "って", "とか", "など", "です",
 }
 
 
@@ -66,6 +69,7 @@ def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
     if not text or not text.strip():
         return out
     tok = _tokenizer(mode)
+    text = _SURROGATE.sub(" ", text)  # same length, so offsets hold
     for base in range(0, len(text), _MAX_CHUNK):
         chunk = text[base:base + _MAX_CHUNK]
         with _lock:  # Sudachi tokenizers are not thread-safe

@@ -26,7 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import analyzer
-from .entities import EntityMatch, EntityMatcher
+from .dates import readable
+from .entities import EntityMatch, EntityMatcher, fold
 from .kb import FactRow, KnowledgeBase
 from .normalize import compact, normalize_query
 
@@ -45,6 +46,9 @@ INTENT_ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ask_statistics": (("statistic",), ("history", "capacity", "budget")),
     "ask_rule": (("rule",), ("definition", "procedure", "purpose")),
 }
+EVENT_CUES = {"time", "deadline", "capacity", "reward", "access", "required_info", "doors_open",
+              "notification", "lottery", "fee", "address", "phone", "email", "fax", "url"}
+ALWAYS_DECISIVE = {"fee", "time", "parking"}
 EVENT_INTENTS = {"ask_venue", "ask_datetime", "ask_deadline", "ask_eligibility", "ask_procedure",
                  "ask_fee_capacity", "ask_contact"}
 
@@ -52,7 +56,7 @@ EVENT_INTENTS = {"ask_venue", "ask_datetime", "ask_deadline", "ask_eligibility",
 # these attributes, the documents do not say it: the answer is "not found".
 CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"参加費|費用|料金|手数料|いくら|お金|無料|有料|何円|かかる\?|かかりますか"), ("fee",)),
-    (re.compile(r"何時|なんじ|時間|開庁|受付時間|営業時間|何時まで"), ("time", "doors_open")),
+    (re.compile(r"何時|なんじ|時間|開庁|受付時間|営業時間|何時まで|終わる|おわる|始まる|はじまる"), ("time", "doors_open")),
     (re.compile(r"開場"), ("doors_open",)),
     (re.compile(r"締め?切|しめきり|〆切|いつまで|deadline", re.I), ("deadline", "application_period")),
     (re.compile(r"何人|人数|定員|何名|募集人|規模"), ("capacity",)),
@@ -82,6 +86,7 @@ ATTRIBUTE_LABELS = {
     "lottery": "抽選", "required_info": "申込時に伝える内容", "venue": "場所", "date": "日程",
 }
 GENERIC_ENTITIES = {"区役所"}
+UNKNOWN_TERM_WEIGHT = 2.0  # weight of a question term that no fact contains
 
 
 @dataclass
@@ -116,7 +121,8 @@ class Answerer:
         df = Counter(t for f in kb.facts.values() for t in f.terms)
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.default_idf = math.log(1 + n)
+        self.default_idf = UNKNOWN_TERM_WEIGHT
+        self._typed: list[str] = []
         self.by_subject: dict[str, list[FactRow]] = {}
         for fact in kb.facts.values():
             for name in {fact.subject, *fact.about}:
@@ -133,6 +139,13 @@ class Answerer:
                 found.append(EntityMatch(name, self.kb.entities[name].type, value, -1, -1, 90.0))
                 names.add(name)
         return found
+
+    @staticmethod
+    def strip_cues(question: str) -> str:
+        """The question without its cue words (what is left says what it is about)."""
+        for pattern, _ in CUES:
+            question = pattern.sub(" ", question)
+        return question
 
     @staticmethod
     def cue_attributes(question: str) -> tuple[str, ...]:
@@ -160,16 +173,16 @@ class Answerer:
         ent = 0.0
         for name in subjects:
             if name == fact.subject:
-                ent += 3.0
-            elif name in fact.about:
                 ent += 2.5
+            elif name in fact.about:
+                ent += 2.0
             elif self._fact_mentions(fact, name):
-                ent += 1.5
+                ent += 1.2
+        body = fold(fact.text + " ".join(fact.keywords))
+        ent += sum(1.0 for v in self._typed if len(v) >= 3 and v in body)
         attr = 3.0 if fact.attribute in cues else 2.0 if fact.attribute in primary else 0.8 if fact.attribute in secondary else 0.0
-        total = sum(self.idf.get(t, self.default_idf) for t in q_terms) or 1.0
-        hit = sum(self.idf.get(t, self.default_idf) for t in q_terms if t in fact.terms)
-        coverage = hit / total
-        return ent + attr + 3.0 * coverage, coverage
+        coverage = self._coverage(q_terms, fact.terms) if q_terms else 0.0
+        return ent + attr + 5.0 * coverage, coverage
 
     # -- answering -------------------------------------------------------
     def answer(self, question: str, intent: str | None = None, entities: tuple[str, ...] = (),
@@ -181,32 +194,59 @@ class Answerer:
         today = today or dt.date.today()
         q = normalize_query(question)
         matches = self.entities(q, tuple(entities))
+        partial = self.partial_matches(q, matches)
+        matches = [m for m in matches if m.name not in partial]
         named = [m.name for m in matches if m.name not in GENERIC_ENTITIES]
         subjects = [n for n in named if self.kb.entities[n].type != "ward"]
         constraints = [n for n in named if self.kb.entities[n].type == "ward"]
-        if subjects and constraints:
-            pass
-        elif constraints and not subjects and topic:
-            subjects = [topic]
-        elif constraints and not subjects:
-            subjects, constraints = constraints, []
-        compare = bool(COMPARE.search(q)) and topic and subjects and topic not in subjects
-        if not subjects and topic in self.kb.entities:
+        if constraints and not subjects:
+            if topic in self.kb.entities:
+                subjects = [topic]
+            else:
+                subjects, constraints = constraints, []
+        compare = bool(COMPARE.search(q)) and topic in self.kb.entities and subjects and topic not in subjects
+        if not subjects and not partial and topic in self.kb.entities:
             subjects = [topic]
         primary, secondary = INTENT_ATTRIBUTES.get(intent or "", ((), ()))
         cues = self.cue_attributes(q)
-        assumed = None
-        if not subjects and (intent in EVENT_INTENTS or set(cues) & {"time", "deadline", "capacity", "reward", "access",
-                                                                        "required_info", "doors_open", "notification",
-                                                                        "lottery", "fee", "address"}):
-            event = self.current_event(today)
-            if event:
-                subjects, assumed = [event], event
-        q_terms = [t for t in analyzer.terms(q, content_only=True)
-                   if not any(compact(v) == t for m in matches for v in [m.variant])]
+        variants = {m.variant for m in matches}
+        q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
+        self._typed = [m.variant for m in matches if m.score >= 100]
+        if partial and not subjects:
+            return self.not_found(partial, [], cues or primary, None, today, partial=True)
         if compare:
-            return self._compare(subjects[0], topic, q_terms, today)
-        return self._best(q, subjects, constraints, q_terms, primary, secondary, cues, intent, assumed, today)
+            return self._compare(subjects[0], topic, today)
+        if not subjects and not any(m.name in GENERIC_ENTITIES for m in matches):
+            general = self._best(q, [], [], q_terms, primary, secondary, cues, intent, None, today)
+            if general.status == "answered" or not (intent in EVENT_INTENTS or set(cues) & EVENT_CUES):
+                return general
+            event = self.current_event(today)
+            rest = [t for t in analyzer.terms(self.strip_cues(q), content_only=True) if len(t) > 1]
+            if event and self._coverage(rest, set().union(*(f.terms for f in self.by_subject[event]))) >= 0.4:
+                return self._best(q, [event], [], q_terms, primary, secondary, cues, intent, event, today)
+            return general
+        return self._best(q, subjects, constraints, q_terms, primary, secondary, cues, intent, None, today)
+
+    def _coverage(self, q_terms: list[str], terms: set[str]) -> float:
+        """Share of the question terms' weight (idf) found in ``terms`` (0-1)."""
+        total = sum(self.idf.get(t, self.default_idf) for t in q_terms)
+        return sum(self.idf.get(t, self.default_idf) for t in q_terms if t in terms) / total if total else 1.0
+
+    def partial_matches(self, q: str, matches: list[EntityMatch]) -> list[str]:
+        """Entities named only as the head of a longer compound noun
+        (障害者 in 障害者手帳): the question is about something more specific
+        that the knowledge base does not know."""
+        partial = []
+        for morpheme in analyzer.morphemes(q, "C"):
+            if morpheme.pos != "名詞":
+                continue
+            surface = fold(morpheme.surface)
+            for m in matches:
+                if m.variant in surface and len(surface) - len(m.variant) >= 2 and m.name not in partial \
+                        and not any(len(o.variant) > len(m.variant) and o.variant in surface for o in matches) \
+                        and surface not in self.matcher.known:
+                    partial.append(m.name)
+        return partial
 
     def current_event(self, today: dt.date) -> str | None:
         """The event to assume for a question with no topic: the next one to
@@ -227,48 +267,68 @@ class Answerer:
                 scored.append((score, coverage, fact))
         scored.sort(key=lambda x: -x[0])
         topic = subjects[0] if subjects else None
-        strong_cues = [c for c in cues if c not in ("access", "address") or not primary]
+        is_event = bool(subjects) and self.kb.entities[subjects[0]].type == "event"
+        # cue words whose absence from the facts means "the documents do not say"
+        decisive = [c for c in cues if c in ALWAYS_DECISIVE or (is_event and c in EVENT_CUES)]
         if subjects:
-            about = [s for s in scored if any(s[2].subject == n or n in s[2].about or self._fact_mentions(s[2], n)
+            about = [x for x in scored if any(x[2].subject == n or n in x[2].about or self._fact_mentions(x[2], n)
                                               for n in subjects)]
-            if strong_cues:
-                wanted = [s for s in about if s[2].attribute in strong_cues]
+            if decisive:
+                wanted = [x for x in about if x[2].attribute in decisive]
                 if not wanted:
-                    return self.not_found(subjects, constraints, strong_cues, topic, today)
+                    return self.not_found(subjects, constraints, decisive, topic, today)
                 about = wanted
             elif primary:
-                in_intent = [s for s in about if s[2].attribute in primary + secondary or s[1] >= 0.5]
+                in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= 0.5]
                 if not in_intent:
                     return self.not_found(subjects, constraints, primary, topic, today)
                 about = in_intent
             if not about:
                 return self.not_found(subjects, constraints, cues or primary, topic, today)
-            if intent == "ask_overview" and not strong_cues and self.kb.entities[subjects[0]].type == "event":
+            if intent == "ask_overview" and not cues and is_event:
                 return self._event_overview(subjects[0], today, assumed)
-            chosen = self._pick(about)
-            return self.render(chosen, topic, today, assumed)
+            return self.render(self._pick(about, q_terms, cues), topic, today, assumed)
         if not scored or not q_terms:
             return self.not_found([], [], cues or primary, None, today)
         best_score, best_cov, best = scored[0]
-        if best_cov >= 0.6 and (best.attribute in primary + secondary + tuple(cues) or best_cov >= 0.8):
-            if strong_cues and best.attribute not in strong_cues:
-                return self.not_found([], [], strong_cues, best.subject, today)
-            return self.render(self._pick(scored), best.subject, today, None)
+        relevant = primary + secondary + tuple(cues)
+        if best_cov >= 0.6 and (best.attribute in relevant or best_cov >= 0.8 or not relevant):
+            if decisive and best.attribute not in decisive:
+                return self.not_found([], [], decisive, best.subject, today)
+            return self.render(self._pick(scored, q_terms, cues), best.subject, today, None)
         passage = self.passage_answer(q, q_terms)
         if passage:
             return passage
         return self.not_found([], [], cues or primary, None, today)
 
-    @staticmethod
-    def _pick(scored: list[tuple[float, float, FactRow]], limit: int = 4) -> list[FactRow]:
-        """The best fact plus close runners-up of the same subject and attribute."""
+    def _pick(self, scored: list[tuple[float, float, FactRow]], q_terms: list[str], cues: tuple[str, ...],
+              limit: int = 4) -> list[FactRow]:
+        """The best fact; the best fact of each other attribute a cue asks for;
+        facts that cover question terms the chosen ones miss; close runners-up
+        of the same attribute."""
         best_score, _, best = scored[0]
         chosen = [best]
-        for score, _, fact in scored[1:]:
-            if len(chosen) >= limit:
-                break
-            if fact.attribute == best.attribute and score >= best_score - 1.0 and fact.text not in {c.text for c in chosen}:
+
+        def add(fact):
+            if len(chosen) < limit and fact.id not in {c.id for c in chosen} and fact.text not in {c.text for c in chosen}:
                 chosen.append(fact)
+
+        for cue in cues:
+            if best.attribute != cue:
+                for score, _, fact in scored:
+                    if fact.attribute == cue and score >= best_score - 4.0:
+                        add(fact)
+                        break
+        covered = set().union(*(c.terms for c in chosen))
+        missing = [t for t in q_terms if t not in covered and self.idf.get(t, self.default_idf) > 1.5]
+        for score, _, fact in scored[1:40]:
+            gain = [t for t in missing if t in fact.terms]
+            if gain and score >= best_score - 5.0:
+                add(fact)
+                missing = [t for t in missing if t not in fact.terms]
+        for score, _, fact in scored[1:]:
+            if fact.attribute == best.attribute and score >= best_score - 1.0:
+                add(fact)
         return chosen
 
     def _event_overview(self, event: str, today: dt.date, assumed: str | None) -> Answer:
@@ -279,7 +339,7 @@ class Answerer:
             chosen += [f for f in facts if f.subject == event and f.attribute == attribute][:1]
         return self.render(chosen[:7] or facts[:3], event, today, assumed)
 
-    def _compare(self, current: str, previous: str, q_terms, today) -> Answer:
+    def _compare(self, current: str, previous: str, today: dt.date) -> Answer:
         chosen = []
         for name in (current, previous):
             defs = [f for f in self.by_subject.get(name, []) if f.subject == name
@@ -318,34 +378,42 @@ class Answerer:
         return f"出典：『{doc['title']}』{lines}{as_of}"
 
     def contact_for(self, names: list[str]) -> str | None:
-        """The most relevant contact sentence for entities ``names``: the
-        section that handles a service, else the contact of the document that
-        holds the entity's facts; None when the documents give none."""
+        """The most relevant contact sentence for entities ``names``: a phone
+        number stated for the entity (never a press-only number), else the
+        section that handles it, else the contact of the document that holds
+        its facts; None when the documents give none."""
         for name in names:
             facts = self.by_subject.get(name, [])
-            handled = [f for f in facts if f.attribute in ("handled_by", "duties") and f.subject != name]
-            sections = [f.subject for f in handled if self.kb.entities.get(f.subject, None)
-                        and self.kb.entities[f.subject].type in ("section", "office")]
-            handled_by = [f.value for f in facts if f.attribute == "handled_by" and f.subject == name]
-            if sections or handled_by:
-                section = sections[0] if sections else handled_by[0]
-                return f"{section}の担当です。詳しくは{section}にお問い合わせください。"
             phones = [f for f in facts if f.attribute == "phone" and "報道" not in (f.role or "")]
             if phones:
-                f = phones[0]
-                return f"お問い合わせ先：{f.subject}（電話{f.value}）"
-            docs = Counter(f.doc for f in facts)
-            for doc_id, _ in docs.most_common():
+                return f"お問い合わせ先：{phones[0].subject}（電話{phones[0].value}）"
+            sections = [f.subject for f in facts if f.attribute in ("handled_by", "duties") and f.subject != name
+                        and self._is_section(f.subject)]
+            sections += [f.value for f in facts if f.attribute == "handled_by" and f.subject == name
+                         and self._is_section(f.value)]
+            if sections:
+                return f"{sections[0]}の担当です。詳しくは{sections[0]}にお問い合わせください。"
+            for doc_id, _ in Counter(f.doc for f in facts).most_common():
                 contact = self.kb.documents[doc_id].get("contact")
                 if contact:
                     return f"お問い合わせ先：{contact['section']}（電話{contact['phone']}）"
         return None
 
-    def not_found(self, subjects, constraints, attributes, topic, today) -> Answer:
-        """The documents do not say: say so, and give a contact when one is known."""
+    def _is_section(self, name: str) -> bool:
+        ent = self.kb.entities.get(name)
+        return bool(ent) and ent.type in ("section", "office")
+
+    def not_found(self, subjects, constraints, attributes, topic, today, partial: bool = False) -> Answer:
+        """The documents do not say: say so, and give a contact when one is known.
+
+        ``partial``: the question names something more specific than
+        ``subjects`` (障害者手帳 for 障害者支援); the contact of the broader
+        subject is still given."""
         label = next((ATTRIBUTE_LABELS[a] for a in attributes if a in ATTRIBUTE_LABELS), None)
         about = "・".join(subjects + constraints)
-        if about and label:
+        if partial:
+            text = "申し訳ありません。お尋ねの件は、手元の資料に記載がありません。"
+        elif about and label:
             text = f"申し訳ありません。{about}の{label}については、手元の資料に記載がありません。"
         elif about:
             text = f"申し訳ありません。お尋ねの{about}についての内容は、手元の資料に記載がありません。"
@@ -367,7 +435,7 @@ class Answerer:
             parts.append(f"{event.name}は{_date_ja(event.date)}に開催され、すでに終了しています。")
         sources, seen = [], set()
         for fact in facts:
-            parts.append(fact.text + STATUS_NOTES.get(fact.status, ""))
+            parts.append(readable(fact.text) + STATUS_NOTES.get(fact.status, ""))
             key = (fact.doc, fact.line_start, fact.line_end)
             if key not in seen:
                 seen.add(key)

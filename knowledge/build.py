@@ -124,7 +124,7 @@ def _event_rows(entities, facts) -> list[dict]:
     for ent in entities:
         if ent.type != "event":
             continue
-        row = {"name": ent.name, "date": ent.date}
+        row = {"name": ent.name, "held_on": ent.date}
         for attribute in EVENT_ATTRIBUTES:
             values = [f.value for f in facts if f.subject == ent.name and f.attribute == attribute]
             row[attribute] = " / ".join(values) if values else None

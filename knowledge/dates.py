@@ -102,3 +102,19 @@ def western(text: str) -> str:
         return f"{era}{m.group(2)}({era_to_year(era, m.group(2))})年"
 
     return re.sub(r"(明治|大正|昭和|平成|令和)(元|\d{1,2})年(?!\()", repl, text)
+
+
+_ERA_WITH_WESTERN = re.compile(
+    r"(明治|大正|昭和|平成|令和)(元|\d{1,2})\((\d{4})\)年(度)?((?:\d{1,2}月)?(?:\d{1,2}日)?)")
+
+
+def readable(text: str) -> str:
+    """Era dates written ``平成20(2008)年4月`` (as curated) said the way people
+    read them: ``平成20年4月（2008年）``; fiscal years ``平成19年度（2007年度）``."""
+
+    def repl(m: re.Match) -> str:
+        era, number, year, fiscal, rest = m.groups()
+        suffix = "年度" if fiscal else "年"
+        return f"{era}{number}{suffix}{rest}（{year}{suffix}）"
+
+    return _ERA_WITH_WESTERN.sub(repl, text)

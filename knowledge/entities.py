@@ -14,6 +14,12 @@ from rapidfuzz import fuzz, process
 
 from .normalize import compact
 
+
+def fold(text: str) -> str:
+    """Matching form: ``compact``, lower case, katakana folded to hiragana
+    (so くやくしょサービス meets くやくしょさーびす)."""
+    return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in compact(text).lower())
+
 FUZZY_MIN_CHARS = 4  # variants shorter than this are matched exactly only
 FUZZY_CUTOFF = 74.0  # rapidfuzz partial_ratio score (0-100)
 
@@ -21,7 +27,8 @@ FUZZY_CUTOFF = 74.0  # rapidfuzz partial_ratio score (0-100)
 @dataclass(frozen=True)
 class EntityMatch:
     """``name`` (canonical) of ``type`` found as ``variant`` at character
-    span ``start``-``end`` of the compacted text; ``score`` 100 = exact."""
+    span ``start``-``end`` of the folded text (see ``fold``); ``score``
+    100 = exact."""
 
     name: str
     type: str
@@ -37,15 +44,16 @@ class EntityMatcher:
     def __init__(self, lexicon: list[dict]):
         self._variants: dict[str, tuple[str, str]] = {}
         for row in lexicon:
-            key = compact(row["variant"]).lower()
+            key = fold(row["variant"])
             if len(key) >= 2 or row["type"] == "ward":
                 self._variants.setdefault(key, (row["name"], row["type"]))
+        self.known = set(self._variants)
         self._by_length = sorted(self._variants, key=len, reverse=True)
         self._fuzzy = [v for v in self._by_length if len(v) >= FUZZY_MIN_CHARS]
 
     def find(self, text: str, fuzzy: bool = True) -> list[EntityMatch]:
         """Entities in ``text``, in order of appearance."""
-        haystack = compact(text).lower()
+        haystack = fold(text)
         taken = [False] * len(haystack)
         found: list[EntityMatch] = []
         for variant in self._by_length:
@@ -72,7 +80,7 @@ class EntityMatcher:
 
     def resolve(self, value: str) -> str | None:
         """Canonical name for an NLU entity value (exact, then fuzzy), or None."""
-        key = compact(value).lower()
+        key = fold(value)
         if key in self._variants:
             return self._variants[key][0]
         if len(key) < 2:

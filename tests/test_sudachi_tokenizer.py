@@ -95,7 +95,7 @@ def test_tokens_and_offsets_of_a_plain_sentence(tokenizer: SudachiTokenizer) -> 
         "制御文字\x00\x07\x1bと\u200bゼロ幅\u200dと\ufeffBOM",
         "مرحبا 区役所 שלום 👋",
         "\u202eRTL override\u202c と \u200e記号",
-        "結合文字 e\u0301 と か\u3099 と ﾊﾟｽﾎﾟｰﾄ と ㍻ と ﷽",
+        "結合文字 e\u0301 と か\u3099 と ﾊﾟｽﾎﾟｰﾄ と ㍻ と ﷺ と ﷽",
         "a\ud800b 孤立サロゲート\udfff",
     ],
 )
@@ -238,9 +238,10 @@ def test_input_beyond_sudachis_byte_limit_is_chunked(tokenizer: SudachiTokenizer
 def test_input_that_sudachi_normalization_blows_up_does_not_raise(
     tokenizer: SudachiTokenizer,
 ) -> None:
-    # "㍻" is 3 bytes but normalizes to "平成" (6 bytes); ﷽ expands ~11x; Sudachi
-    # rejects normalized input over 65,535 bytes, so such chunks must be re-split.
-    for text in ["㍻" * 16_383, "﷽" * 3_000]:
+    # Sudachi rejects input whose normalized form exceeds 65,535 bytes. "㍻" (3 bytes)
+    # normalizes to "平成" (6 bytes), "㌀" to "アパート" (12 bytes) and "ﷺ" to an
+    # 18-character Arabic phrase (33 bytes), so such chunks must be re-split.
+    for text in ["㍻" * 16_383, "㌀" * 12_000, "ﷺ" * 20_000, "住所ﷺ" * 5_000]:
         assert_valid_offsets(text, tokenize(tokenizer, text))
 
 
@@ -356,7 +357,12 @@ def test_concurrent_use_from_threads(tokenizer: SudachiTokenizer) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"split_mode": "D"}, {"lemma": "reading"}, {"user_dictionary": "/no/such/user.dic"}],
+    [
+        {"split_mode": "D"},
+        {"lemma": "reading"},
+        {"dictionary": "/no/such/system.dic"},
+        {"user_dictionary": "/no/such/user.dic"},
+    ],
 )
 def test_invalid_config_is_rejected(make_tokenizer: TokenizerFactory, overrides: Dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigException):
@@ -401,3 +407,20 @@ def test_broken_user_dictionary_csv_raises_a_config_error(
     component = make_tokenizer(user_dictionary=str(csv))
     with pytest.raises(InvalidConfigException):
         tokenize(component, "テスト")
+
+
+def test_system_dictionary_given_as_a_path(make_tokenizer: TokenizerFactory) -> None:
+    import sudachidict_core
+
+    system_dic = Path(sudachidict_core.__file__).parent / "resources" / "system.dic"
+    component = make_tokenizer(dictionary=str(system_dic))
+    assert [t.lemma for t in tokenize(component, "申込")] == ["申し込み"]
+
+
+def test_component_survives_pickling(tokenizer: SudachiTokenizer) -> None:
+    import pickle
+
+    tokenize(tokenizer, "先に読み込む")
+    clone = pickle.loads(pickle.dumps(tokenizer))
+    assert clone._dictionary is None
+    assert [t.text for t in tokenize(clone, "国民健康保険")] == ["国民健康保険"]

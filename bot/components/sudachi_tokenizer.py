@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 import tempfile
@@ -132,14 +133,17 @@ def _cut_position(text: Text, start: int, hard_end: int) -> int:
             if text[i] in breaks:
                 return i + 1
     for i in range(hard_end - 1, max(lower, start + 1) - 1, -1):
-        if _is_hiragana(text[i - 1]) and not _is_hiragana(text[i]) and not unicodedata.combining(text[i]):
+        if _is_hiragana(text[i - 1]) and not _is_hiragana(text[i]):
             return i
     cut = hard_end
     while (
         cut > start + 1
         and cut < len(text)
         and hard_end - cut < 32
-        and (unicodedata.combining(text[cut]) or unicodedata.category(text[cut]) in ("Mn", "Me", "Cf"))
+        and (
+            unicodedata.category(text[cut]) in ("Mn", "Me", "Cf")  # combining, ZWJ, VS
+            or text[cut - 1] == "\u200d"  # inside a ZWJ emoji sequence
+        )
     ):
         cut -= 1
     return cut
@@ -188,7 +192,9 @@ def _resolve_packaged_system_dic(name: Text) -> Path:
     return Path(module.__file__).parent / "resources" / "system.dic"
 
 
-def compile_user_dictionary(csv_path: Path, system_dic: Path, cache_dir: Optional[Path] = None) -> Path:
+def compile_user_dictionary(
+    csv_path: Path, system_dic: Path, cache_dir: Optional[Path] = None
+) -> Path:
     """Compiles a Sudachi user dictionary source CSV, caching the result.
 
     Equivalent of ``sudachipy ubuild -s <system_dic> -o <out> <csv_path>``.
@@ -299,6 +305,18 @@ class SudachiTokenizer(Tokenizer):
                 f"got {config.get('lemma')!r}."
             )
         self.dictionary_name = str(config.get("dictionary") or "core")
+        if self.dictionary_name in PACKAGED_DICTIONARIES:
+            if importlib.util.find_spec(f"sudachidict_{self.dictionary_name}") is None:
+                raise InvalidConfigException(
+                    f"SudachiTokenizer: dictionary '{self.dictionary_name}' needs the "
+                    f"package sudachidict_{self.dictionary_name} (pip install "
+                    f"sudachidict_{self.dictionary_name})."
+                )
+        elif not Path(self.dictionary_name).expanduser().is_file():
+            raise InvalidConfigException(
+                f"SudachiTokenizer: dictionary must be one of {PACKAGED_DICTIONARIES} "
+                f"or the path of a compiled system .dic, got {self.dictionary_name!r}."
+            )
         self.user_dictionaries = self._user_dictionary_paths(config.get("user_dictionary"))
 
         self._dictionary: Any = None  # sudachipy.Dictionary, created lazily
@@ -360,28 +378,33 @@ class SudachiTokenizer(Tokenizer):
         return Path(self.dictionary_name).expanduser().resolve()
 
     def _load_dictionary(self) -> Any:
-        """Loads the Sudachi dictionary (system + user dictionaries) once."""
+        """Loads the Sudachi dictionary (system + user dictionaries) once.
+
+        Raises:
+            InvalidConfigException: if a dictionary cannot be compiled or loaded.
+        """
         from sudachipy import Config, Dictionary
 
-        user_dics = [
-            str(
-                compile_user_dictionary(path, self._system_dic_path())
-                if path.suffix.lower() == ".csv"
-                else path
-            )
-            for path in self.user_dictionaries
-        ]
         dictionary = (
             self.dictionary_name
             if self.dictionary_name in PACKAGED_DICTIONARIES
             else str(self._system_dic_path())
         )
+        user_dics: List[Text] = []
         try:
+            user_dics = [
+                str(
+                    compile_user_dictionary(path, self._system_dic_path())
+                    if path.suffix.lower() == ".csv"
+                    else path
+                )
+                for path in self.user_dictionaries
+            ]
             if user_dics:
                 return Dictionary(config=Config(user=user_dics), dict=dictionary)
             return Dictionary(dict=dictionary)
         except BaseException as e:  # Sudachi's Rust panics derive from BaseException
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            if isinstance(e, (KeyboardInterrupt, SystemExit, InvalidConfigException)):
                 raise
             raise InvalidConfigException(
                 f"SudachiTokenizer could not load dictionary {dictionary!r} with user "

@@ -1,0 +1,110 @@
+"""Answer behaviour over the real knowledge base (questions written for these
+tests; the dev set in ../shared/eval is never used here)."""
+import datetime as dt
+
+import pytest
+
+WORKSHOP = "区役所ミライプロジェクト地域ワークショップ"
+
+
+def test_counter_question_names_the_section_with_source_and_as_of(ask):
+    answer = ask("国民年金の手続きはどこの課ですか", "ask_counter")
+    assert answer.status == "answered"
+    assert "保険年金課" in answer.text
+    assert any(s["doc"] == "001" and s["as_of"] == "2015-04-01" for s in answer.sources)
+    assert "出典：『区役所改革の基本方針（案）』" in answer.text
+
+
+def test_fact_comes_before_the_source(ask):
+    text = ask("生活保護の相談窓口は", "ask_counter").text
+    assert text.index("保護課") < text.index("出典")
+
+
+def test_past_event_is_said_to_be_over(ask):
+    answer = ask("ワークショップの会場を教えて", "ask_venue")
+    assert "502" in answer.text and "終了" in answer.text
+
+
+def test_event_before_its_date_is_not_said_to_be_over(ask):
+    answer = ask("ワークショップの会場を教えて", "ask_venue", today=dt.date(2025, 7, 10))
+    assert "502" in answer.text and "終了" not in answer.text
+
+
+def test_unstated_fee_is_not_found_with_the_application_contact(ask):
+    answer = ask("ワークショップの参加費はいくらですか", "ask_fee_capacity")
+    assert answer.status == "not_found"
+    assert "2459" in answer.text and "無料" not in answer.text
+
+
+def test_follow_up_uses_the_topic(ask):
+    answer = ask("申込の締め切りはいつ？", "ask_deadline", topic=WORKSHOP)
+    assert answer.status == "answered" and "7月15日" in answer.text
+    assert answer.topic == WORKSHOP
+
+
+def test_application_answer_gives_the_application_phone_not_the_press_one(ask):
+    answer = ask("電話で申し込みできますか", "ask_procedure", topic=WORKSHOP)
+    assert "2459" in answer.text and "2258" not in answer.text
+
+
+def test_press_contact_is_kept_apart_with_its_role(answerer):
+    facts = [f for f in answerer.kb.facts.values() if f.attribute == "phone" and "2258" in f.value]
+    assert facts and all("報道" in (f.role or "") for f in facts)
+
+
+def test_citizen_proposal_is_said_as_a_proposal(ask):
+    answer = ask("南部地区の改革カフェではトイレについてどんな意見が出ましたか", "ask_history")
+    assert answer.status == "answered"
+    assert any(s["status"] == "proposal" for s in answer.sources)
+    assert "施策ではありません" in answer.text
+
+
+def test_plan_is_said_as_a_plan(ask):
+    answer = ask("柿生分庁舎はどうなる予定ですか", "ask_history")
+    assert any(s["status"] == "plan" for s in answer.sources)
+    assert "計画・方針" in answer.text
+
+
+def test_era_dates_are_said_with_the_western_year(ask):
+    answer = ask("道路公園センターはいつ設置されましたか", "ask_history")
+    assert "平成22年度（2010年度）" in answer.text
+
+
+def test_another_ward_is_a_constraint_not_a_topic(ask):
+    answer = ask("多摩区でもワークショップはありますか", "ask_datetime", topic=WORKSHOP)
+    assert answer.status == "not_found"
+
+
+def test_unknown_matter_is_not_answered(ask):
+    answer = ask("図書館の本の返却期限はいつですか", "ask_deadline")
+    assert answer.status == "not_found"
+    assert "記載がありません" in answer.text
+
+
+def test_opening_hours_are_never_invented(ask):
+    answer = ask("区役所の土曜日の受付は何時までですか", "ask_datetime")
+    assert answer.status == "not_found"
+    for hour in ("8:30", "8時30分", "17:15", "17時15分", "12時30分"):
+        assert hour not in answer.text
+
+
+def test_typo_in_a_service_name_is_understood(ask):
+    answer = ask("国民健康保検の窓口はどこ", "ask_counter")
+    assert "保険年金課" in answer.text
+
+
+def test_kana_only_service_name_is_understood(ask):
+    answer = ask("こくほのまどぐちはどこ", "ask_counter")
+    assert "保険年金課" in answer.text
+
+
+def test_answers_offer_quick_replies(ask):
+    answer = ask("ワークショップについて教えて", "ask_overview")
+    assert answer.buttons and all(b["title"] and b["payload"] for b in answer.buttons)
+
+
+@pytest.mark.parametrize("text", ['"', "NEAR(", "*", "OR AND", "'; drop table facts; --", "<script>alert(1)</script>",
+                                  "あ" * 10_000, "\u202e\u0301\u200b", "😀😀", ""])
+def test_hostile_or_odd_input_never_raises(ask, text):
+    answer = ask(text, None)
+    assert answer.status in {"answered", "not_found", "clarify"}
