@@ -29,6 +29,7 @@ STOP_TERMS = {
     "頂く", "御", "お", "ご", "ちょっと", "今", "それ", "これ", "あれ", "どれ", "どこ", "いつ",
     "駄目", "ダメ", "大丈夫", "本当", "結局", "やっぱり", "矢張り", "一寸", "なん", "何て", "どう", "如何",
     "ください", "下さい", "おしえる", "教え", "知りたい", "わかる", "って", "とか", "など", "です",
+    "つく", "付く", "関する", "対する", "聞く", "聴く", "尋ねる", "質問",
 }
 
 
@@ -56,7 +57,7 @@ def _dictionary():
 def _tokenizer(mode: str):
     from sudachipy import SplitMode
 
-    return _dictionary().create(mode=getattr(SplitMode, mode))
+    return _dictionary().tokenizer(mode=getattr(SplitMode, mode))
 
 
 def morphemes(text: str, mode: str = "C") -> list[Morpheme]:

@@ -173,14 +173,19 @@ class Answerer:
         ent = 0.0
         for name in subjects:
             if name == fact.subject:
-                ent += 2.5
+                ent += 3.0
             elif name in fact.about:
                 ent += 2.0
             elif self._fact_mentions(fact, name):
                 ent += 1.2
         body = fold(fact.text + " ".join(fact.keywords))
         ent += sum(1.0 for v in self._typed if len(v) >= 3 and v in body)
-        attr = 3.0 if fact.attribute in cues else 2.0 if fact.attribute in primary else 0.8 if fact.attribute in secondary else 0.0
+        if fact.attribute in cues:
+            attr = 3.0
+        elif fact.attribute in primary:
+            attr = 2.0 - 0.1 * primary.index(fact.attribute)
+        else:
+            attr = 0.8 if fact.attribute in secondary else 0.0
         coverage = self._coverage(q_terms, fact.terms) if q_terms else 0.0
         return ent + attr + 5.0 * coverage, coverage
 
@@ -212,6 +217,8 @@ class Answerer:
         variants = {m.variant for m in matches}
         q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
         self._typed = [m.variant for m in matches if m.score >= 100]
+        if not subjects and not partial and not q_terms and not cues and intent not in EVENT_INTENTS:
+            return self.clarify()
         if partial and not subjects:
             return self.not_found(partial, [], cues or primary, None, today, partial=True)
         if compare:
@@ -402,6 +409,12 @@ class Answerer:
     def _is_section(self, name: str) -> bool:
         ent = self.kb.entities.get(name)
         return bool(ent) and ent.type in ("section", "office")
+
+    def clarify(self) -> Answer:
+        """A short question back, with quick replies, when the question names
+        nothing to look up."""
+        return Answer("clarify", "何についてのご質問でしょうか。知りたいこと（窓口、手続き、催しの日時・会場など）を"
+                                 "もう少し詳しく教えてください。", [], self.suggestions(None))
 
     def not_found(self, subjects, constraints, attributes, topic, today, partial: bool = False) -> Answer:
         """The documents do not say: say so, and give a contact when one is known.

@@ -108,3 +108,8 @@ def test_answers_offer_quick_replies(ask):
 def test_hostile_or_odd_input_never_raises(ask, text):
     answer = ask(text, None)
     assert answer.status in {"answered", "not_found", "clarify"}
+
+
+def test_question_naming_nothing_gets_a_clarifying_question(ask):
+    answer = ask("それについて教えて", "ask_overview")
+    assert answer.status == "clarify" and answer.buttons

@@ -1,0 +1,93 @@
+"""The custom actions, run the way the action server runs them (rasa_sdk)."""
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import ActionAnswer, ActionSmalltalk
+from bot.actions import knowledge_base
+
+
+@pytest.fixture(autouse=True)
+def use_test_kb(kb_path, monkeypatch):
+    monkeypatch.setenv("KB_PATH", str(kb_path))
+    monkeypatch.setenv("KUYAKUSHO_TODAY", "2026-11-21")
+    knowledge_base._answerer.cache_clear()
+
+
+def tracker(text, intent="ask_counter", entities=(), topic=None):
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)}
+    return Tracker("user-1", {"topic": topic}, message, [], False, None, {}, "action_listen")
+
+
+def run(action, trk):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, trk, {}))
+    return dispatcher.messages, events
+
+
+def statuses(messages):
+    return [m["custom"] for m in messages if m.get("custom")]
+
+
+def test_answer_has_text_buttons_and_exactly_one_status_message():
+    messages, events = run(ActionAnswer(), tracker("国民年金はどこの窓口？"))
+    (status,) = statuses(messages)
+    assert status["status"] == "answered" and status["intent"] == "ask_counter"
+    assert status["sources"] and set(status["sources"][0]) == {"doc", "lines", "as_of", "status"}
+    assert any("保険年金課" in (m.get("text") or "") for m in messages)
+    assert any(m.get("buttons") for m in messages)
+
+
+def test_answer_sets_the_topic_slot():
+    _, events = run(ActionAnswer(), tracker("ワークショップの会場は？", "ask_venue"))
+    assert {"event": "slot", "name": "topic", "value": "区役所ミライプロジェクト地域ワークショップ"}.items() <= events[0].items()
+
+
+def test_topic_slot_answers_a_follow_up():
+    messages, _ = run(ActionAnswer(), tracker("締め切りは？", "ask_deadline",
+                                              topic="区役所ミライプロジェクト地域ワークショップ"))
+    assert any("7月15日" in (m.get("text") or "") for m in messages)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "clarify"), ("   \t ", "clarify"), ("😀🙏🎉", "clarify"), ("12345", "clarify"), ("\x00\x07\x1b", "clarify"),
+    ("Where is the ward office?", "clarify"),
+])
+def test_bad_input_gets_a_polite_reply_and_a_status(text, expected):
+    messages, events = run(ActionAnswer(), tracker(text, "nlu_fallback", topic="区民課"))
+    (status,) = statuses(messages)
+    assert status["status"] == expected
+    assert any(m.get("text") or m.get("response") for m in messages)
+    assert events == []  # nothing lost: the topic slot is left as it was
+
+
+@pytest.mark.parametrize("text", ["<script>alert('x')</script>住民票", "住民票" * 3000, "\"NEAR(住民票 OR *"])
+def test_hostile_input_is_answered_without_error(text):
+    messages, _ = run(ActionAnswer(), tracker(text, "ask_counter"))
+    (status,) = statuses(messages)
+    assert status["status"] in {"answered", "not_found", "clarify"}
+
+
+def test_out_of_scope_gets_not_found_and_suggestions():
+    messages, _ = run(ActionAnswer(), tracker("明日の天気は晴れますか", "out_of_scope"))
+    (status,) = statuses(messages)
+    assert status["status"] == "not_found"
+    assert any(m.get("buttons") for m in messages)
+
+
+def test_knowledge_base_missing_gives_a_reply_not_silence(monkeypatch, tmp_path):
+    monkeypatch.setenv("KB_PATH", str(tmp_path / "missing.sqlite"))
+    knowledge_base._answerer.cache_clear()
+    messages, _ = run(ActionAnswer(), tracker("住民票はどこ？"))
+    assert statuses(messages)[0]["status"] == "not_found"
+    assert any(m.get("response") == "utter_action_failed" for m in messages)
+
+
+@pytest.mark.parametrize("intent, response", [("greet", "utter_greet"), ("thanks", "utter_thanks"),
+                                              ("bot_challenge", "utter_bot_challenge"), ("goodbye", "utter_goodbye")])
+def test_smalltalk(intent, response):
+    messages, _ = run(ActionSmalltalk(), tracker("こんにちは", intent))
+    assert messages[0]["response"] == response
+    assert statuses(messages) == [{"status": "smalltalk", "intent": intent, "sources": []}]
