@@ -58,6 +58,25 @@ def _export(args) -> int:
     return 0
 
 
+def _search(args) -> int:
+    from .build import DEFAULT_DB
+    from .kb import KnowledgeBase
+
+    kb = KnowledgeBase(args.db or DEFAULT_DB)
+    query = " ".join(args.query)
+    print(f"facts for {query!r}:")
+    for fact, score in kb.search_facts(query, limit=args.limit):
+        title = kb.documents[fact.doc]["title"]
+        as_of = fact.as_of or "-"
+        print(f"  [{fact.status:8s}] {fact.text}")
+        print(f"             {fact.doc} L{fact.line_start}-{fact.line_end}  as of {as_of}  『{title}』  ({fact.id})")
+    print(f"passages for {query!r}:")
+    for row, score in kb.search_passages(query, limit=args.limit):
+        print(f"  {row['doc']} L{row['line_start']}-{row['line_end']}  {row['path'] or '-'}")
+        print(f"             {row['normalized'][:160]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="build the SQLite knowledge base")
     p.add_argument("--db", default=None, help="output path (default knowledge/kb.sqlite or $KB_PATH)")
     p.set_defaults(func=_build)
+    p = sub.add_parser("search", help="print the best facts and passages for a query")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--db", default=None)
+    p.add_argument("--limit", type=int, default=5)
+    p.set_defaults(func=_search)
     p = sub.add_parser("export", help="write the NLU lookup tables and synonyms")
     p.add_argument("--db", default=None)
     p.add_argument("--out", default=None)

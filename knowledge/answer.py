@@ -201,7 +201,7 @@ class Answerer:
         matches = self.entities(q, tuple(entities))
         partial = self.partial_matches(q, matches)
         matches = [m for m in matches if m.name not in partial]
-        named = [m.name for m in matches if m.name not in GENERIC_ENTITIES]
+        named = list(dict.fromkeys(m.name for m in matches if m.name not in GENERIC_ENTITIES))
         subjects = [n for n in named if self.kb.entities[n].type != "ward"]
         constraints = [n for n in named if self.kb.entities[n].type == "ward"]
         if constraints and not subjects:
@@ -216,7 +216,7 @@ class Answerer:
         cues = self.cue_attributes(q)
         variants = {m.variant for m in matches}
         q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
-        self._typed = [m.variant for m in matches if m.score >= 100]
+        self._typed = list(dict.fromkeys(m.variant for m in matches if m.score >= 100))
         if not subjects and not partial and not q_terms and not cues and intent not in EVENT_INTENTS:
             return self.clarify()
         if partial and not subjects:
@@ -243,7 +243,8 @@ class Answerer:
         """Entities named only as the head of a longer compound noun
         (障害者 in 障害者手帳): the question is about something more specific
         that the knowledge base does not know."""
-        partial = []
+        partial: list[str] = []
+        matches = list({m.variant: m for m in matches}.values())
         for morpheme in analyzer.morphemes(q, "C"):
             if morpheme.pos != "名詞":
                 continue

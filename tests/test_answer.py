@@ -104,7 +104,9 @@ def test_answers_offer_quick_replies(ask):
 
 
 @pytest.mark.parametrize("text", ['"', "NEAR(", "*", "OR AND", "'; drop table facts; --", "<script>alert(1)</script>",
-                                  "あ" * 10_000, "\u202e\u0301\u200b", "😀😀", ""])
+                                  "あ" * 10_000, "\u202e\u0301\u200b", "😀😀", ""],
+                         ids=["quote", "near", "star", "or-and", "sql", "html", "10000-chars", "rtl-combining", "emoji",
+                              "empty"])
 def test_hostile_or_odd_input_never_raises(ask, text):
     answer = ask(text, None)
     assert answer.status in {"answered", "not_found", "clarify"}

@@ -120,3 +120,36 @@ def test_unreadable_source_gives_a_clear_error(tmp_path):
     (sources / "002_328f9dd19d8720c0.txt").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(SourceError, match="002.*unreadable"):
         build(tmp_path / "kb.sqlite", sources, facts, verbose=False)
+
+
+def test_guideline_committee_and_definition_from_document_003(db):
+    chair = db.execute("select chair from committees where name='区役所サービス向上委員会'").fetchone()
+    assert chair and "区民サービス部長" in chair["chair"]
+    definition = db.execute("select text from definitions where doc='003' and text like '%直接提供%'").fetchone()
+    assert definition is not None
+
+
+def test_timeline_dates_are_western(db):
+    dates = {r["date"] for r in db.execute("select date from timeline where text like '%道路公園センター%設置%'")}
+    assert "FY2010" in dates  # 平成22年度: a fiscal year stays a fiscal year
+
+
+def test_search_command_prints_facts_and_sources(kb_path, capsys):
+    from knowledge.__main__ import main
+
+    assert main(["search", "国民健康保険", "--db", str(kb_path)]) == 0
+    out = capsys.readouterr().out
+    assert "保険年金課" in out and "L1980" in out or "L2055" in out
+
+
+def test_lexicon_export_feeds_rasa_lookups_and_synonyms(kb_path, tmp_path):
+    from knowledge.lexicon import export_nlu
+
+    out = tmp_path / "lookups.yml"
+    assert export_nlu(kb_path, out) > 100
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    lookups = {item["lookup"]: item["examples"] for item in data["nlu"] if "lookup" in item}
+    synonyms = {item["synonym"]: item["examples"] for item in data["nlu"] if "synonym" in item}
+    assert {"section", "service", "event", "facility", "ward", "topic"} <= set(lookups)
+    assert "- 保険年金課" in lookups["section"]
+    assert "国保" in synonyms["国民健康保険"]

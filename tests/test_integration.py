@@ -52,7 +52,8 @@ def test_greeting_is_smalltalk(url):
 
 
 @pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "0000000000", "<script>alert(1)</script>", "x" * 10_000,
-                                  "What time does the office open?", "\u0007\u001b[31m"])
+                                  "What time does the office open?", "\u0007\u001b[31m"],
+                         ids=["empty", "spaces", "emoji", "digits", "html", "10000-chars", "english", "control"])
 def test_bad_input_gets_a_reply_and_the_conversation_continues(url, text):
     sender = f"it-bad-{abs(hash(text)) % 10_000}"
     messages = post_message(url, sender, text)
