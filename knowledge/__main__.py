@@ -77,6 +77,44 @@ def _search(args) -> int:
     return 0
 
 
+SHOW_USAGE = ("show section NAME | show sections | show contacts | show events | show timeline | "
+              "show source DOC FIRST [LAST]")
+
+
+def _show(args) -> int:
+    import shutil
+
+    from . import staff
+    from .build import DEFAULT_DB
+    from .kb import KnowledgeBase
+
+    kb = KnowledgeBase(args.db or DEFAULT_DB)
+    width = args.width or max(shutil.get_terminal_size((120, 24)).columns, 60)
+    what, rest = args.what, args.args
+    if what == "section":
+        if not rest:
+            raise ValueError(f"show section needs a name ({SHOW_USAGE})")
+        unit = staff.section(kb, " ".join(rest))
+        if unit is None:
+            print(f"no section, office or committee matches {' '.join(rest)!r} (try `show sections`)", file=sys.stderr)
+            return 1
+        print(staff.format_section(unit, width))
+    elif what == "sections":
+        print(staff.format_sections(staff.sections(kb), width))
+    elif what == "contacts":
+        print(staff.format_contacts(staff.contacts(kb), width))
+    elif what == "events":
+        print(staff.format_events(staff.events(kb), width))
+    elif what == "timeline":
+        print(staff.format_timeline(staff.timeline(kb), width))
+    elif what == "source":
+        if len(rest) not in (2, 3):
+            raise ValueError(f"show source needs DOC FIRST [LAST] ({SHOW_USAGE})")
+        doc, first, last = rest[0], rest[1], rest[-1]
+        print(staff.format_source(staff.source(kb, doc, first, last, context=args.context)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default=None)
     p.add_argument("--limit", type=int, default=5)
     p.set_defaults(func=_search)
+    p = sub.add_parser("show", help="staff quick reference: sections, contacts, events, timeline, source lines",
+                       description=SHOW_USAGE)
+    p.add_argument("what", choices=["section", "sections", "contacts", "events", "timeline", "source"])
+    p.add_argument("args", nargs="*", help="section: NAME; source: DOC FIRST [LAST]")
+    p.add_argument("--db", default=None)
+    p.add_argument("--width", type=int, default=None, help="output width in columns (default: the terminal's)")
+    p.add_argument("--context", type=int, default=2, help="source: lines of context on each side (default 2)")
+    p.set_defaults(func=_show)
     p = sub.add_parser("export", help="write the NLU lookup tables and synonyms")
     p.add_argument("--db", default=None)
     p.add_argument("--out", default=None)

@@ -73,6 +73,7 @@ CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"委員長|座長|議長|トップ"), ("chair",)),
     (re.compile(r"駐車場|駐輪場"), ("parking",)),
 ]
+FUTURE = re.compile(r"どうなる|今後|これから|予定|将来|あとは|その後")
 COMPARE = re.compile(r"違い|ちがい|ちがう|違う|比べ|差")
 STATUS_NOTES = {
     "plan": "（資料に計画・方針として記載されている内容で、実施済みとは限りません）",
@@ -87,6 +88,25 @@ ATTRIBUTE_LABELS = {
 }
 GENERIC_ENTITIES = {"区役所"}
 UNKNOWN_TERM_WEIGHT = 2.0  # weight of a question term that no fact contains
+
+
+@dataclass
+class Query:
+    """One question, understood: normalized ``text``, content ``terms``
+    (entity names removed), the NLU ``intent``, the attributes it prefers
+    (``primary``, ``secondary``), attributes named by ``cues``, the entity
+    variants typed exactly (``typed``), whether it asks about the ``future``,
+    and ``today``."""
+
+    text: str
+    terms: list[str]
+    intent: str | None
+    primary: tuple[str, ...]
+    secondary: tuple[str, ...]
+    cues: tuple[str, ...]
+    typed: list[str]
+    future: bool
+    today: dt.date
 
 
 @dataclass
@@ -122,7 +142,6 @@ class Answerer:
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self.default_idf = UNKNOWN_TERM_WEIGHT
-        self._typed: list[str] = []
         self.by_subject: dict[str, list[FactRow]] = {}
         for fact in kb.facts.values():
             for name in {fact.subject, *fact.about}:
@@ -164,8 +183,7 @@ class Answerer:
         body = compact(fact.text + fact.value + fact.quote)
         return any(len(v) >= 2 and compact(v) in body for v in variants)
 
-    def _score(self, fact: FactRow, subjects: list[str], constraints: list[str], q_terms: list[str],
-               primary: tuple[str, ...], secondary: tuple[str, ...], cues: tuple[str, ...]) -> tuple[float, float]:
+    def _score(self, fact: FactRow, query: Query, subjects: list[str], constraints: list[str]) -> tuple[float, float]:
         """``(score, term_coverage)``; score -inf when a constraint is not met."""
         for name in constraints:
             if not self._fact_mentions(fact, name):
@@ -178,15 +196,17 @@ class Answerer:
                 ent += 2.0
             elif self._fact_mentions(fact, name):
                 ent += 1.2
+        if query.future and fact.status == "plan":
+            ent += 1.0
         body = fold(fact.text + " ".join(fact.keywords))
-        ent += sum(1.0 for v in self._typed if len(v) >= 3 and v in body)
-        if fact.attribute in cues:
+        ent += sum(1.0 for v in query.typed if len(v) >= 3 and v in body)
+        if fact.attribute in query.cues:
             attr = 3.0
-        elif fact.attribute in primary:
-            attr = 2.0 - 0.1 * primary.index(fact.attribute)
+        elif fact.attribute in query.primary:
+            attr = 2.0 - 0.1 * query.primary.index(fact.attribute)
         else:
-            attr = 0.8 if fact.attribute in secondary else 0.0
-        coverage = self._coverage(q_terms, fact.terms) if q_terms else 0.0
+            attr = 0.8 if fact.attribute in query.secondary else 0.0
+        coverage = self._coverage(query.terms, fact.terms) if query.terms else 0.0
         return ent + attr + 5.0 * coverage, coverage
 
     # -- answering -------------------------------------------------------
@@ -216,7 +236,8 @@ class Answerer:
         cues = self.cue_attributes(q)
         variants = {m.variant for m in matches}
         q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
-        self._typed = list(dict.fromkeys(m.variant for m in matches if m.score >= 100))
+        query = Query(q, q_terms, intent, primary, secondary, cues,
+                      list(dict.fromkeys(m.variant for m in matches if m.score >= 100)), bool(FUTURE.search(q)), today)
         if not subjects and not partial and not q_terms and not cues and intent not in EVENT_INTENTS:
             return self.clarify()
         if partial and not subjects:
@@ -224,15 +245,15 @@ class Answerer:
         if compare:
             return self._compare(subjects[0], topic, today)
         if not subjects and not any(m.name in GENERIC_ENTITIES for m in matches):
-            general = self._best(q, [], [], q_terms, primary, secondary, cues, intent, None, today)
+            general = self._best(query, [], [], None)
             if general.status == "answered" or not (intent in EVENT_INTENTS or set(cues) & EVENT_CUES):
                 return general
             event = self.current_event(today)
             rest = [t for t in analyzer.terms(self.strip_cues(q), content_only=True) if len(t) > 1]
             if event and self._coverage(rest, set().union(*(f.terms for f in self.by_subject[event]))) >= 0.4:
-                return self._best(q, [event], [], q_terms, primary, secondary, cues, intent, event, today)
+                return self._best(query, [event], [], event)
             return general
-        return self._best(q, subjects, constraints, q_terms, primary, secondary, cues, intent, None, today)
+        return self._best(query, subjects, constraints, None)
 
     def _coverage(self, q_terms: list[str], terms: set[str]) -> float:
         """Share of the question terms' weight (idf) found in ``terms`` (0-1)."""
@@ -267,10 +288,14 @@ class Answerer:
             return upcoming[0].name
         return max(events, key=lambda e: e.date).name
 
-    def _best(self, q, subjects, constraints, q_terms, primary, secondary, cues, intent, assumed, today) -> Answer:
+    def _best(self, query: Query, subjects: list[str], constraints: list[str], assumed: str | None) -> Answer:
+        """The answer from the best-scoring facts about ``subjects`` (or about
+        anything, when empty), or "not found" when nothing qualifies."""
+        q, q_terms, intent, today = query.text, query.terms, query.intent, query.today
+        primary, secondary, cues = query.primary, query.secondary, query.cues
         scored = []
         for fact in self.kb.facts.values():
-            score, coverage = self._score(fact, subjects, constraints, q_terms, primary, secondary, cues)
+            score, coverage = self._score(fact, query, subjects, constraints)
             if score > float("-inf"):
                 scored.append((score, coverage, fact))
         scored.sort(key=lambda x: -x[0])
@@ -295,7 +320,7 @@ class Answerer:
                 return self.not_found(subjects, constraints, cues or primary, topic, today)
             if intent == "ask_overview" and not cues and is_event:
                 return self._event_overview(subjects[0], today, assumed)
-            return self.render(self._pick(about, q_terms, cues), topic, today, assumed)
+            return self.render(self._pick(about, query), topic, today, assumed)
         if not scored or not q_terms:
             return self.not_found([], [], cues or primary, None, today)
         best_score, best_cov, best = scored[0]
@@ -303,14 +328,13 @@ class Answerer:
         if best_cov >= 0.6 and (best.attribute in relevant or best_cov >= 0.8 or not relevant):
             if decisive and best.attribute not in decisive:
                 return self.not_found([], [], decisive, best.subject, today)
-            return self.render(self._pick(scored, q_terms, cues), best.subject, today, None)
+            return self.render(self._pick(scored, query), best.subject, today, None)
         passage = self.passage_answer(q, q_terms)
         if passage:
             return passage
         return self.not_found([], [], cues or primary, None, today)
 
-    def _pick(self, scored: list[tuple[float, float, FactRow]], q_terms: list[str], cues: tuple[str, ...],
-              limit: int = 4) -> list[FactRow]:
+    def _pick(self, scored: list[tuple[float, float, FactRow]], query: Query, limit: int = 4) -> list[FactRow]:
         """The best fact; the best fact of each other attribute a cue asks for;
         facts that cover question terms the chosen ones miss; close runners-up
         of the same attribute."""
@@ -321,14 +345,18 @@ class Answerer:
             if len(chosen) < limit and fact.id not in {c.id for c in chosen} and fact.text not in {c.text for c in chosen}:
                 chosen.append(fact)
 
-        for cue in cues:
+        for cue in query.cues:
             if best.attribute != cue:
                 for score, _, fact in scored:
                     if fact.attribute == cue and score >= best_score - 4.0:
                         add(fact)
                         break
+        if query.future and not any(c.status == "plan" for c in chosen):
+            plans = [fact for score, _, fact in scored[:20] if fact.status == "plan" and score >= best_score - 4.0]
+            if plans:
+                add(plans[0])
         covered = set().union(*(c.terms for c in chosen))
-        missing = [t for t in q_terms if t not in covered and self.idf.get(t, self.default_idf) > 1.5]
+        missing = [t for t in query.terms if t not in covered and self.idf.get(t, self.default_idf) > 1.5]
         for score, _, fact in scored[1:40]:
             gain = [t for t in missing if t in fact.terms]
             if gain and score >= best_score - 5.0:
