@@ -65,6 +65,7 @@ CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"駅|バス|アクセス|行き方|最寄|徒歩|電車"), ("access",)),
     (re.compile(r"何を伝え|伝える|伝えれば|記入|何を書|必要事項"), ("required_info",)),
     (re.compile(r"抽選|先着"), ("lottery",)),
+    (re.compile(r"何回|回数|何度"), ("statistic", "history")),
     (re.compile(r"結果|当選|通知|いつわか"), ("notification",)),
     (re.compile(r"ファックス|ファクス|FAX", re.I), ("fax",)),
     (re.compile(r"メアド|メールアドレス|アドレス|e-?mail", re.I), ("email",)),
@@ -79,6 +80,11 @@ STATUS_NOTES = {
     "plan": "（資料に計画・方針として記載されている内容で、実施済みとは限りません）",
     "proposal": "（市民から出された意見・提案であり、実施されている施策ではありません）",
     "example": "（指針の中で例として示されている内容です）",
+}
+STATUS_MARKERS = {
+    "plan": ("予定", "方針です", "めざ", "計画", "検討", "としています", "とされています"),
+    "proposal": ("意見", "提案"),
+    "example": ("例",),
 }
 ATTRIBUTE_LABELS = {
     "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
@@ -359,7 +365,7 @@ class Answerer:
         missing = [t for t in query.terms if t not in covered and self.idf.get(t, self.default_idf) > 1.5]
         for score, _, fact in scored[1:40]:
             gain = [t for t in missing if t in fact.terms]
-            if gain and score >= best_score - 5.0:
+            if gain and score >= best_score - 3.0:
                 add(fact)
                 missing = [t for t in missing if t not in fact.terms]
         for score, _, fact in scored[1:]:
@@ -477,7 +483,7 @@ class Answerer:
             parts.append(f"{event.name}は{_date_ja(event.date)}に開催され、すでに終了しています。")
         sources, seen = [], set()
         for fact in facts:
-            parts.append(readable(fact.text) + STATUS_NOTES.get(fact.status, ""))
+            parts.append(readable(fact.text) + self.status_note(fact))
             key = (fact.doc, fact.line_start, fact.line_end)
             if key not in seen:
                 seen.add(key)
@@ -490,6 +496,14 @@ class Answerer:
         parts += [self.cite(s) for s in sources[:3]]
         return Answer("answered", "\n".join(parts), sources, self.suggestions(topic), topic=topic,
                       facts=[f.id for f in facts])
+
+    @staticmethod
+    def status_note(fact: FactRow) -> str:
+        """The plan / proposal / example marker for ``fact``, unless its text
+        already says so."""
+        if any(marker in fact.text for marker in STATUS_MARKERS.get(fact.status, ())):
+            return ""
+        return STATUS_NOTES.get(fact.status, "")
 
     def suggestions(self, topic: str | None, limit: int = 3) -> list[dict]:
         """Quick replies: follow-up questions about ``topic`` that the
