@@ -9,17 +9,24 @@ PY := .venv/bin/python
 RASA := .venv/bin/rasa
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
+WEB_PORT ?= 8080
+# regression floor for `make nlu-test`; the measured figure is printed (0.90+ at the time of writing)
+NLU_MIN_MACRO_F1 ?= 0.85
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 
-.PHONY: help setup kb train run actions shell test unit nlu-test core-test eval clean
+.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval clean
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
 	@echo "make test   run every test (unit, integration, NLU and story tests)"
 	@echo "make shell  chat in the terminal      make eval  score ../shared/eval/public.yml over REST"
+	@echo "make staff  the staff quick reference at http://localhost:8080/staff"
 
 setup:
 	@scripts/setup.sh
+
+browser:
+	@scripts/install_browser.sh
 
 kb: setup
 	$(PY) -m knowledge build
@@ -31,6 +38,9 @@ train: kb
 
 actions: kb
 	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
+
+staff: kb
+	$(PY) -m bot.web --port 8080 --kb knowledge/kb.sqlite
 
 run: train
 	@scripts/run.sh
@@ -45,12 +55,12 @@ unit: kb
 
 nlu-test: train
 	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models/kuyakusho.tar.gz --out results/nlu
-	$(PY) scripts/nlu_report.py results/nlu/intent_report.json --min-macro-f1 0.90
+	$(PY) scripts/nlu_report.py results/nlu/intent_report.json --min-macro-f1 $(NLU_MIN_MACRO_F1)
 
 core-test: train
 	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
 
-test: train
+test: train browser
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from . import analyzer
-from .answer import ATTRIBUTE_LABELS
 from .build import EVENT_ATTRIBUTES
 from .entities import EntityMatcher, fold
 from .kb import FactRow, KnowledgeBase
@@ -59,8 +58,12 @@ TYPE_PRIOR = {"section": 0.5, "office": 0.4, "service": 0.5}
 
 STATUS_LABELS = {"fact": "事実", "plan": "計画", "proposal": "提案", "example": "例示"}
 CONTACT_LABELS = {"phone": "電話", "fax": "FAX", "email": "メール", "url": "URL"}
+# Japanese names of fact attributes (see knowledge/facts/README.md "Attributes").
 LABELS = {
-    **ATTRIBUTE_LABELS,
+    "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
+    "address": "住所", "access": "交通アクセス", "deadline": "締切", "phone": "電話番号", "email": "メールアドレス",
+    "fax": "FAX番号", "url": "URL", "chair": "委員長", "parking": "駐車場", "notification": "結果の通知",
+    "lottery": "抽選", "required_info": "申込時に伝える内容",
     "duties": "担当業務", "handled_by": "担当窓口", "history": "経緯", "definition": "定義", "overview": "概要",
     "purpose": "目的", "opinion": "意見", "rule": "ルール", "statistic": "統計", "procedure": "手続き",
     "members": "構成", "location": "場所", "how_to_apply": "申込方法", "eligibility": "対象", "budget": "予算",
@@ -84,6 +87,13 @@ class _Index:
     passages: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # doc -> (start, end, path)
     passage_starts: dict[str, list[int]] = field(default_factory=dict)
     max_span: dict[str, int] = field(default_factory=dict)
+
+
+def _rows(kb: KnowledgeBase, sql: str) -> list[sqlite3.Row]:
+    """Rows of a read-only query on the typed tables.  ``KnowledgeBase`` has
+    no public query method for them; its per-thread connection is opened
+    with ``mode=ro``, so nothing here can write."""
+    return kb._conn().execute(sql).fetchall()
 
 
 _CACHE: "weakref.WeakKeyDictionary[KnowledgeBase, _Index]" = weakref.WeakKeyDictionary()
@@ -114,8 +124,8 @@ def _index(kb: KnowledgeBase) -> _Index:
             folded_text={f.id: fold(f"{f.subject} {f.text} {f.value}") for f in kb.facts.values()},
             types={e.name: e.type for e in kb.entities.values()},
         )
-        rows = kb._conn().execute("select doc, line_start, line_end, path, heading from passages "
-                                  "order by doc, line_start, line_end").fetchall()
+        rows = _rows(kb, "select doc, line_start, line_end, path, heading from passages "
+                         "order by doc, line_start, line_end")
         for r in rows:
             path = (r["path"] or r["heading"] or "").strip()
             idx.passages.setdefault(r["doc"], []).append((r["line_start"], r["line_end"], path))
@@ -319,14 +329,13 @@ def sections(kb: KnowledgeBase) -> list[dict]:
     ``fact_dict``: what the unit handles, each with its source; empty when the
     documents state none), services (names of the services it handles).
     """
-    conn = kb._conn()
-    rows = conn.execute("select rowid, * from organisation order by rowid").fetchall()
+    rows = _rows(kb, "select rowid, * from organisation order by rowid")
     children: dict[str, list[str]] = {}
     for r in rows:
         if r["parent"]:
             children.setdefault(r["parent"], []).append(r["name"])
     services: dict[str, list[str]] = {}
-    for r in conn.execute("select service, section from services order by rowid"):
+    for r in _rows(kb, "select service, section from services order by rowid"):
         names = services.setdefault(r["section"], [])
         if r["service"] not in names:
             names.append(r["service"])
@@ -384,19 +393,21 @@ def contacts(kb: KnowledgeBase) -> list[dict]:
     Each dict: id, unit (the section the contact belongs to), kind (phone |
     fax | email | url), kind_label (電話 / FAX / メール / URL), value (as
     stated; a phone may carry a note such as a person's name), role (what it
-    is for, e.g. 申込み・問合せ or 報道発表資料の問合せ先 -- a press-only number is
-    not for citizens), about (entities it is the contact for), text, plus
-    doc, title, line_start, line_end, as_of, status."""
+    is for, e.g. 申込み・問合せ or 報道発表資料の問合せ先), press_only (True when
+    the role is for the press: not a number to give citizens; listed after
+    the others of its unit and kind), about (entities it is the contact
+    for), text, plus doc, title, line_start, line_end, as_of, status."""
     order = {"phone": 0, "fax": 1, "email": 2, "url": 3}
-    rows = kb._conn().execute("select * from contacts").fetchall()
+    rows = _rows(kb, "select * from contacts")
     out = []
     for r in rows:
         out.append({
             "id": r["id"], "unit": r["subject"], "kind": r["attribute"],
             "kind_label": CONTACT_LABELS.get(r["attribute"], r["attribute"]), "value": r["value"],
-            "role": r["role"], "about": json.loads(r["about"] or "[]"), "text": r["text"], **_provenance(kb, r),
+            "role": r["role"], "press_only": "報道" in (r["role"] or ""), "about": json.loads(r["about"] or "[]"),
+            "text": r["text"], **_provenance(kb, r),
         })
-    out.sort(key=lambda c: (c["unit"], c["doc"], order.get(c["kind"], 9), c["line_start"], c["id"]))
+    out.sort(key=lambda c: (c["unit"], c["doc"], order.get(c["kind"], 9), c["press_only"], c["line_start"], c["id"]))
     return out
 
 
@@ -464,7 +475,7 @@ def timeline(kb: KnowledgeBase) -> list[dict]:
     fiscal year), date_label (Japanese), plus the keys of ``fact_dict``.
     Facts with no date the code could read are left out; ``search`` finds
     them."""
-    rows = kb._conn().execute("select id, date from timeline where date is not null").fetchall()
+    rows = _rows(kb, "select id, date from timeline where date is not null")
     out = []
     for r in rows:
         fact = kb.facts.get(r["id"])

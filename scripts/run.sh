@@ -5,15 +5,19 @@ cd "$(dirname "$0")/.."
 RASA_PORT=${RASA_PORT:-5005}
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTIONS_PORT:-5055}/webhook}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
+WEB_PORT=${WEB_PORT:-8080}
 .venv/bin/rasa run actions --actions bot.actions --port "$ACTIONS_PORT" &
 actions=$!
-trap 'kill $actions 2>/dev/null || true' EXIT INT TERM
+.venv/bin/python -m bot.web --port "$WEB_PORT" --kb knowledge/kb.sqlite &
+web=$!
+trap 'kill $actions $web 2>/dev/null || true' EXIT INT TERM
 cat <<TXT
 
 kuyakusho-bot is starting (the Rasa server takes ~30 s to load the model).
   REST:    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
              -d '{"sender":"me","message":"住民票はどこで取れますか"}'
   Actions: http://localhost:$ACTIONS_PORT/health
+  Staff:   http://localhost:$WEB_PORT/staff
 Stop with Ctrl-C.
 
 TXT

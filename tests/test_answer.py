@@ -62,7 +62,7 @@ def test_citizen_proposal_is_said_as_a_proposal(ask):
 def test_plan_is_said_as_a_plan(ask):
     answer = ask("柿生分庁舎はどうなる予定ですか", "ask_history")
     assert any(s["status"] == "plan" for s in answer.sources)
-    assert "計画・方針" in answer.text
+    assert any(marker in answer.text for marker in ("予定", "計画", "方針"))
 
 
 def test_era_dates_are_said_with_the_western_year(ask):

@@ -108,6 +108,8 @@ def test_contacts_have_roles(kb):
     press_phone = next(c for c in items if c["kind"] == "phone" and "2258" in c["value"])
     assert apply_phone["role"] != press_phone["role"]
     assert "報道" in press_phone["role"] and "申込" in apply_phone["role"]
+    assert press_phone["press_only"] and not apply_phone["press_only"]
+    assert items.index(apply_phone) < items.index(press_phone)  # the number to give citizens comes first
 
 
 def test_events_with_details(kb):

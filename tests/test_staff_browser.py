@@ -145,6 +145,7 @@ def test_kana_and_typo_input(server, page):
 def test_browsing_tabs_by_keyboard(server, page):
     from playwright.sync_api import expect
 
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(server + "/staff")
     page.get_by_role("tab", name="検索").focus()
     page.keyboard.press("ArrowRight")
@@ -159,6 +160,8 @@ def test_browsing_tabs_by_keyboard(server, page):
     contacts = page.locator("#panel-contacts")
     expect(contacts).to_be_visible()
     expect(contacts.locator("li", has_text="2258")).to_contain_text("報道発表資料の問合せ先")
+    expect(contacts.locator("li", has_text="2258").locator(".badge-press")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "staff-contacts.png"))
     expect(contacts.locator("li", has_text="2459").first).to_contain_text("申込み・問合せ")
 
     page.keyboard.press("ArrowRight")

@@ -213,10 +213,9 @@
     contacts: function (data, list) {
       data.contacts.forEach(function (c) {
         var li = el("li", "card");
-        add(li,
-          el("h3", "", c.unit + "　" + c.kind_label + "　" + c.value),
-          el("p", "role", "用途：" + (c.role || "記載なし")),
-          provenance(c, false));
+        var role = el("p", "role", "用途：" + (c.role || "記載なし"));
+        if (c.press_only) add(role, " ", el("span", "badge badge-press", "報道機関向け（市民には案内しない）"));
+        add(li, el("h3", "", c.unit + "　" + c.kind_label + "　" + c.value), role, provenance(c, false));
         list.appendChild(li);
       });
       return data.contacts.length + "件の連絡先";
