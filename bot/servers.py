@@ -4,7 +4,11 @@
 both, waits until the Rasa server reports the model loaded (``GET /status``)
 and the action server answers ``GET /health``, yields the REST webhook URL,
 and stops both on exit.  Raises ``TimeoutError`` (with the log tails) when
-they are not up within ``timeout`` seconds.
+they are not up within ``timeout`` seconds.  ``started(...)`` does the same
+but yields a :class:`Servers`, which can also stop and restart the action
+server alone.  Logs go to ``log_dir/actions-PORT.log`` and
+``log_dir/rasa-PORT.log``; unless ``TRACKER_DB`` is set, the conversations
+go to ``log_dir/tracker-PORT.db``.
 """
 from __future__ import annotations
 
@@ -37,46 +41,129 @@ def post_message(url: str, sender: str, message: str, timeout: float = 30.0) -> 
         return json.loads(resp.read().decode("utf-8"))
 
 
-def start(cmd: list[str], log: Path, env: dict) -> subprocess.Popen:
-    """Start ``cmd`` in ``ROOT`` with output to ``log``."""
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+def start(cmd: list[str], log: Path, env: dict, append: bool = False) -> subprocess.Popen:
+    """Start ``cmd`` in ``ROOT`` with output to ``log`` (appended to when ``append``)."""
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab" if append else "wb"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen | None, timeout: float = 20.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+class Servers:
+    """The action server and the Rasa server of one ``started()`` block.
+
+    ``url`` is the REST webhook; ``actions_log`` and ``rasa_log`` the log
+    files.  ``stop_actions()`` / ``start_actions()`` stop and start only the
+    action server (same port, log appended), e.g. to test how Rasa behaves
+    while it is down; Rasa calls the action endpoint on every turn, so it
+    needs no restart.
+    """
+
+    def __init__(self, rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
+                 model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
+                 rasa_args: tuple[str, ...] | list[str] = ()):
+        self.rasa_port, self.actions_port, self.model, self.timeout = rasa_port, actions_port, model, timeout
+        self.log_dir = Path(log_dir or ROOT / "results" / "logs")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
+                    "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook", **(env or {})}
+        # each run keeps its own conversation store unless told otherwise (see endpoints.yml)
+        self.env.setdefault("TRACKER_DB", str(self.log_dir / f"tracker-{rasa_port}.db"))
+        self.rasa_args = list(rasa_args)
+        self.actions_log = self.log_dir / f"actions-{actions_port}.log"
+        self.rasa_log = self.log_dir / f"rasa-{rasa_port}.log"
+        self.url = f"http://localhost:{rasa_port}/webhooks/rest/webhook"
+        self.actions: subprocess.Popen | None = None
+        self.rasa: subprocess.Popen | None = None
+
+    def _tails(self) -> str:
+        return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:]
+                         for p in (self.actions_log, self.rasa_log) if p.exists())
+
+    def start(self) -> "Servers":
+        """Start both and wait until the model is loaded and the action server is healthy.
+
+        Raises:
+            TimeoutError: not up within ``timeout`` seconds (or a process
+                exited); the message has the log tails.
+        """
+        self.actions = start([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions",
+                              "--port", str(self.actions_port)], self.actions_log, self.env)
+        self.rasa = start([str(BIN / "rasa"), "run", "--enable-api", "--port", str(self.rasa_port),
+                           "--model", self.model, "--endpoints", "endpoints.yml",
+                           "--credentials", "credentials.yml", *self.rasa_args], self.rasa_log, self.env)
+        deadline = time.monotonic() + self.timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = _get(f"http://localhost:{self.rasa_port}/status")
+            health = _get(f"http://localhost:{self.actions_port}/health")
+            if status and status.get("model_file") and health is not None:
+                break
+            if any(p.poll() is not None for p in (self.actions, self.rasa)):
+                break
+            time.sleep(1.0)
+        else:
+            status = None
+        if not (status and status.get("model_file")) or self.actions.poll() is not None:
+            raise TimeoutError(f"servers did not start within {self.timeout:.0f} s\n{self._tails()}")
+        return self
+
+    def stop_actions(self) -> None:
+        """Stop the action server (Rasa keeps running)."""
+        _stop(self.actions)
+
+    def start_actions(self, timeout: float = 120.0) -> None:
+        """(Re)start the action server on the same port and wait for ``/health``.
+
+        Raises:
+            TimeoutError: it did not answer within ``timeout`` seconds.
+        """
+        _stop(self.actions)
+        self.actions = start([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions",
+                              "--port", str(self.actions_port)], self.actions_log, self.env, append=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _get(f"http://localhost:{self.actions_port}/health") is not None:
+                return
+            if self.actions.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise TimeoutError(f"the action server did not start within {timeout:.0f} s\n{self._tails()}")
+
+    def stop(self) -> None:
+        """Stop both (SIGTERM, then SIGKILL after 20 s)."""
+        for proc in (self.actions, self.rasa):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in (self.actions, self.rasa):
+            _stop(proc)
+
+
+@contextlib.contextmanager
+def started(rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
+            model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
+            rasa_args: tuple[str, ...] | list[str] = ()):
+    """Run both servers for the duration of the ``with`` block; yields the
+    :class:`Servers` (``.url``, ``.stop_actions()``, ``.start_actions()`` ...).
+    ``rasa_args`` are added to the ``rasa run`` command line (e.g. ``["--debug"]``)."""
+    servers = Servers(rasa_port, actions_port, log_dir, model, timeout, env, rasa_args)
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
 
 
 @contextlib.contextmanager
 def running(rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
             model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None):
     """Run both servers for the duration of the ``with`` block (see module doc)."""
-    log_dir = Path(log_dir or ROOT / "results" / "logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
-           "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook", **(env or {})}
-    actions_log, rasa_log = log_dir / f"actions-{actions_port}.log", log_dir / f"rasa-{rasa_port}.log"
-    procs = [
-        start([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(actions_port)], actions_log, env),
-        start([str(BIN / "rasa"), "run", "--enable-api", "--port", str(rasa_port), "--model", model,
-               "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"], rasa_log, env),
-    ]
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = _get(f"http://localhost:{rasa_port}/status")
-            health = _get(f"http://localhost:{actions_port}/health")
-            if status and status.get("model_file") and health is not None:
-                break
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(1.0)
-        else:
-            status = None
-        if not (status and status.get("model_file")):
-            tails = "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:] for p in (actions_log, rasa_log))
-            raise TimeoutError(f"servers did not start within {timeout:.0f} s\n{tails}")
-        yield f"http://localhost:{rasa_port}/webhooks/rest/webhook"
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with started(rasa_port, actions_port, log_dir, model, timeout, env) as servers:
+        yield servers.url

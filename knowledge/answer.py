@@ -182,7 +182,12 @@ class Answerer:
         return tuple(out)
 
     def _fact_mentions(self, fact: FactRow, name: str) -> bool:
+        """True when ``fact`` is about ``name``: as subject, in ``about``, as
+        part of a longer entity name (かわさき改革カフェ in かわさき改革カフェ（南部地区）),
+        or by name or alias in its text."""
         if name == fact.subject or name in fact.about:
+            return True
+        if len(name) >= 4 and any(name in other for other in (fact.subject, *fact.about)):
             return True
         ent = self.kb.entities.get(name)
         variants = [name, *(ent.aliases if ent else [])]
@@ -321,7 +326,9 @@ class Answerer:
                 in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= 0.5]
                 if not in_intent:
                     return self.not_found(subjects, constraints, primary, topic, today)
-                about = in_intent
+                # facts about another named subject may still cover the rest of the question
+                # (kept after the facts that answer what is asked: _pick adds them only for missing terms)
+                about = in_intent + [x for x in about if x not in in_intent and x[2].subject in subjects and x[1] >= 0.3]
             if not about:
                 return self.not_found(subjects, constraints, cues or primary, topic, today)
             if intent == "ask_overview" and not cues and is_event:
