@@ -77,6 +77,11 @@ class Servers:
                     "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook", **(env or {})}
         # each run keeps its own conversation store unless told otherwise (see endpoints.yml)
         self.env.setdefault("TRACKER_DB", str(self.log_dir / f"tracker-{rasa_port}.db"))
+        # The action server (Sanic) closes a connection that sends nothing for
+        # KEEP_ALIVE_TIMEOUT (default 5 s), also a new one; when the Rasa server
+        # is busy for longer between connecting and sending, the action call
+        # fails.  Rasa's own server waits 120 s.
+        self.env.setdefault("SANIC_KEEP_ALIVE_TIMEOUT", "120")
         self.rasa_args = list(rasa_args)
         self.actions_log = self.log_dir / f"actions-{actions_port}.log"
         self.rasa_log = self.log_dir / f"rasa-{rasa_port}.log"

@@ -48,7 +48,9 @@ INTENT_ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 EVENT_CUES = {"time", "deadline", "capacity", "reward", "access", "required_info", "doors_open",
               "notification", "lottery", "fee", "address", "phone", "email", "fax", "url"}
-ALWAYS_DECISIVE = {"fee", "time", "parking"}
+ALWAYS_DECISIVE = {"fee", "time", "parking", "url"}
+ISSUED_WHEN = re.compile(r"いつ.{0,6}(出|発表|策定|作|公表|発行|でき|決ま)")
+ISSUED_BY = re.compile(r"担当|どこの課|部署|どこが(作|出)|発行元|問い?合わ?せ")
 EVENT_INTENTS = {"ask_venue", "ask_datetime", "ask_deadline", "ask_eligibility", "ask_procedure",
                  "ask_fee_capacity", "ask_contact"}
 
@@ -70,7 +72,7 @@ CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"ファックス|ファクス|FAX", re.I), ("fax",)),
     (re.compile(r"メアド|メールアドレス|アドレス|e-?mail", re.I), ("email",)),
     (re.compile(r"電話番号|何番|TEL|電話は|でんわ", re.I), ("phone",)),
-    (re.compile(r"URL|ホームページ|サイト|リンク", re.I), ("url",)),
+    (re.compile(r"URL|ホームページ|サイト|リンク|どこで読め|どこで見られ|本文|全文|ダウンロード", re.I), ("url",)),
     (re.compile(r"委員長|座長|議長|トップ"), ("chair",)),
     (re.compile(r"駐車場|駐輪場"), ("parking",)),
 ]
@@ -87,12 +89,19 @@ STATUS_MARKERS = {
     "example": ("例",),
 }
 ATTRIBUTE_LABELS = {
+    "issued": "発行日・策定日", "issuer": "担当部署",
     "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
     "address": "住所", "access": "交通アクセス", "deadline": "締切", "phone": "電話番号", "email": "メールアドレス",
     "fax": "FAX番号", "url": "URL", "chair": "委員長", "parking": "駐車場", "notification": "結果の通知",
     "lottery": "抽選", "required_info": "申込時に伝える内容", "venue": "場所", "date": "日程",
 }
 GENERIC_ENTITIES = {"区役所"}
+# compound nouns of questions themselves, never the thing asked about
+QUESTION_NOUNS = {"担当部署", "担当者", "担当課", "問合せ先", "問い合わせ先", "連絡先", "申込先", "申請先", "受付時間",
+                  "電話番号", "何時間", "何曜日", "最寄駅", "窓口名", "部署名", "課名", "所在地", "住所地"}
+KANJI_WORD = re.compile(r"^[\u4e00-\u9fff]{4,}$")
+KATAKANA_WORD = re.compile(r"^[\u30a1-\u30fa\u30fc]{3,}$")
+OFF_INTENT_COVERAGE = 0.7  # a fact of another attribute answers only if it covers this much of the question
 UNKNOWN_TERM_WEIGHT = 2.0  # weight of a question term that no fact contains
 
 
@@ -148,6 +157,7 @@ class Answerer:
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self.default_idf = UNKNOWN_TERM_WEIGHT
+        self.vocabulary = set(df) | kb.passage_terms()
         self.by_subject: dict[str, list[FactRow]] = {}
         for fact in kb.facts.values():
             for name in {fact.subject, *fact.about}:
@@ -249,6 +259,12 @@ class Answerer:
         q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
         query = Query(q, q_terms, intent, primary, secondary, cues,
                       list(dict.fromkeys(m.variant for m in matches if m.score >= 100)), bool(FUTURE.search(q)), today)
+        missing_meta = self.document_meta_missing(subjects, q)
+        if missing_meta:
+            return self.not_found(subjects, [], (missing_meta,), subjects[0], today)
+        unknown = self.unknown_nouns(q, matches)
+        if unknown:
+            return self.not_found(unknown, [], cues or primary, topic, today, contact_names=subjects)
         if not subjects and not partial and not q_terms and not cues and intent not in EVENT_INTENTS:
             return self.clarify()
         if partial and not subjects:
@@ -270,6 +286,39 @@ class Answerer:
         """Share of the question terms' weight (idf) found in ``terms`` (0-1)."""
         total = sum(self.idf.get(t, self.default_idf) for t in q_terms)
         return sum(self.idf.get(t, self.default_idf) for t in q_terms if t in terms) / total if total else 1.0
+
+    def document_meta_missing(self, subjects: list[str], q: str) -> str | None:
+        """For a question about when a source document was issued or who
+        issued it: the attribute label ("issued", "issuer") the manifest
+        leaves empty, else None.  A subject is a document when a manifest
+        title contains its name."""
+        for name in subjects[:1]:
+            docs = [d for d in self.kb.documents.values() if len(name) >= 4 and name in d["title"]]
+            for doc in docs:
+                if ISSUED_WHEN.search(q) and not doc.get("date"):
+                    return "issued"
+                if ISSUED_BY.search(q) and not doc.get("issuer"):
+                    return "issuer"
+        return None
+
+    def unknown_nouns(self, q: str, matches: list[EntityMatch]) -> list[str]:
+        """Nouns of the question that look like names of things (a kanji
+        compound of 4+ characters or a katakana word of 3+) and that neither
+        any fact, passage nor entity contains: the documents do not know them
+        (障害者手帳, コール), so an answer from a neighbouring fact would be a guess."""
+        out = []
+        for morpheme in analyzer.morphemes(q, "C"):
+            surface = morpheme.surface
+            if morpheme.pos != "名詞" or surface in QUESTION_NOUNS or any(p.search(surface) for p, _ in CUES):
+                continue
+            if not (KANJI_WORD.match(surface) or KATAKANA_WORD.match(surface)):
+                continue
+            if {morpheme.normalized.lower(), morpheme.reading} & self.vocabulary or fold(surface) in self.matcher.known:
+                continue
+            if any(m.variant in fold(surface) or fold(surface) in m.variant for m in matches):
+                continue
+            out.append(surface)
+        return out
 
     def partial_matches(self, q: str, matches: list[EntityMatch]) -> list[str]:
         """Entities named only as the head of a longer compound noun
@@ -323,7 +372,7 @@ class Answerer:
                     return self.not_found(subjects, constraints, decisive, topic, today)
                 about = wanted
             elif primary:
-                in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= 0.5]
+                in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= OFF_INTENT_COVERAGE]
                 if not in_intent:
                     return self.not_found(subjects, constraints, primary, topic, today)
                 # facts about another named subject may still cover the rest of the question
@@ -458,7 +507,8 @@ class Answerer:
         return Answer("clarify", "何についてのご質問でしょうか。知りたいこと（窓口、手続き、催しの日時・会場など）を"
                                  "もう少し詳しく教えてください。", [], self.suggestions(None))
 
-    def not_found(self, subjects, constraints, attributes, topic, today, partial: bool = False) -> Answer:
+    def not_found(self, subjects, constraints, attributes, topic, today, partial: bool = False,
+                  contact_names: list[str] | None = None) -> Answer:
         """The documents do not say: say so, and give a contact when one is known.
 
         ``partial``: the question names something more specific than
@@ -474,7 +524,7 @@ class Answerer:
             text = f"申し訳ありません。お尋ねの{about}についての内容は、手元の資料に記載がありません。"
         else:
             text = "申し訳ありません。お尋ねの内容は、手元の資料（区役所に関する川崎市の資料）に記載がありません。"
-        contact = self.contact_for(subjects)
+        contact = self.contact_for(subjects if contact_names is None else contact_names)
         if contact:
             text += "\n" + contact
         return Answer("not_found", text, [], self.suggestions(topic), topic=topic)

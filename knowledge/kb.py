@@ -126,6 +126,10 @@ class KnowledgeBase:
             (query, limit)).fetchall()
         return [(dict(r), -r["rank"]) for r in rows]
 
+    def passage_terms(self) -> set[str]:
+        """Every term indexed for any passage (the documents' vocabulary)."""
+        return {t for (terms,) in self._conn().execute("select terms from passages") for t in (terms or "").split()}
+
     def source_lines(self, doc: str, first: int, last: int) -> list[tuple[int, str]]:
         """Raw source lines ``first..last`` of ``doc`` as ``(line, text)``."""
         rows = self._conn().execute(

@@ -115,3 +115,18 @@ def test_hostile_or_odd_input_never_raises(ask, text):
 def test_question_naming_nothing_gets_a_clarifying_question(ask):
     answer = ask("それについて教えて", "ask_overview")
     assert answer.status == "clarify" and answer.buttons
+
+
+def test_thing_the_documents_never_name_is_not_answered_from_a_neighbour(ask):
+    answer = ask("パスポートの申請窓口はどこですか", "ask_counter")
+    assert answer.status == "not_found" and "パスポート" in answer.text
+
+
+def test_issue_date_missing_from_the_manifest_is_not_found(answerer):
+    answer = answerer.answer("コミュニティ施策の基本的考え方を策定した部署は？", "ask_counter", (), None, dt.date(2026, 11, 21))
+    assert answer.status == "not_found" and "担当部署" in answer.text
+
+
+def test_where_to_read_a_document_is_not_invented(ask):
+    answer = ask("区役所サービス向上指針の全文はどこで読めますか", "ask_procedure")
+    assert answer.status == "not_found"

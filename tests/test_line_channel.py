@@ -161,7 +161,7 @@ def test_rasa_loads_the_channel_from_credentials_yml(monkeypatch, env):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     channels = create_http_input_channels(None, str(ROOT / "credentials.yml"))
-    assert sorted(c.name() for c in channels) == ["line", "rest"]
+    assert {"line", "rest"} <= {c.name() for c in channels}
     line = next(c for c in channels if isinstance(c, LineInput))
     assert line.channel_secret == env.get("LINE_CHANNEL_SECRET", "")
     assert line.client.access_token == env.get("LINE_CHANNEL_ACCESS_TOKEN", "")

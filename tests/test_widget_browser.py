@@ -119,7 +119,7 @@ def _wait_connected(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.wait_for_function("window.KuyakushoChat.connected && window.KuyakushoChat.connected()",
+        page.wait_for_function("() => window.KuyakushoChat.connected && window.KuyakushoChat.connected()",
                                timeout=ANSWER_TIMEOUT)
     except PlaywrightTimeout:
         status = page.locator(".kc-status").text_content()

@@ -6,7 +6,7 @@ Rasa's own channel).  ``credentials.yml``::
     bot.channels.rest.RestInput:
       max_messages: 20        # messages one sender may send ...
       per_seconds: 60         # ... within this sliding window
-      max_message_chars: 5000 # longer messages are cut to this length
+      max_message_chars: 1000 # longer messages are cut to this length
 
 What it adds to ``rasa.core.channels.rest.RestInput``:
 
@@ -22,6 +22,10 @@ What it adds to ``rasa.core.channels.rest.RestInput``:
   ``{"status": "not_found", "intent": "unavailable", "sources": []}``; a turn
   with text but no status message gets ``{"status": "not_found", ...}`` with
   the intent left empty, so every turn has exactly one status message.
+* **Long messages** are cut to ``max_message_chars`` before NLU: the
+  knowledge-base lookup reads at most about 1,000 characters anyway
+  (``knowledge.normalize.normalize_query``), and NLU on very long text blocks
+  the Rasa server for seconds.
 * **Bad requests.**  A body that is not a JSON object, a ``message`` that is
   not a string, or a ``sender`` that is not a string or number (or is longer
   than 255 characters) is answered 400; a missing ``message`` is taken as "".
@@ -128,16 +132,16 @@ class RestInput(RasaRestInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         """Options (all optional): ``max_messages`` (default 20),
-        ``per_seconds`` (60), ``max_message_chars`` (5000).  Quoted
+        ``per_seconds`` (60), ``max_message_chars`` (1000).  Quoted
         ``${VAR}`` values are read from the environment."""
         credentials = credentials or {}
         return cls(
             max_messages=int(resolve_setting(credentials.get("max_messages"), "20")),
             per_seconds=float(resolve_setting(credentials.get("per_seconds"), "60")),
-            max_message_chars=int(resolve_setting(credentials.get("max_message_chars"), "5000")),
+            max_message_chars=int(resolve_setting(credentials.get("max_message_chars"), "1000")),
         )
 
-    def __init__(self, max_messages: int = 20, per_seconds: float = 60.0, max_message_chars: int = 5000,
+    def __init__(self, max_messages: int = 20, per_seconds: float = 60.0, max_message_chars: int = 1000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be >= 1")
