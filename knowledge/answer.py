@@ -89,7 +89,9 @@ STATUS_MARKERS = {
     "example": ("例",),
 }
 ATTRIBUTE_LABELS = {
-    "issued": "発行日・策定日", "issuer": "担当部署",
+    "issued": "発行日・策定日", "issuer": "担当部署", "how_to_apply": "申込方法・手続き", "procedure": "手続き",
+    "handled_by": "担当窓口", "duties": "担当業務", "eligibility": "対象", "definition": "内容", "history": "経緯・時期",
+    "statistic": "数値", "rule": "基準・ルール", "budget": "予算", "opening": "開設日・開庁日",
     "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
     "address": "住所", "access": "交通アクセス", "deadline": "締切", "phone": "電話番号", "email": "メールアドレス",
     "fax": "FAX番号", "url": "URL", "chair": "委員長", "parking": "駐車場", "notification": "結果の通知",

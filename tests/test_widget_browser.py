@@ -290,6 +290,15 @@ def test_keyboard_only_on_a_phone_screen(web, rasa, browser):
         expect(log.locator(".kc-user").last).to_have_text(title)
         expect(log.locator(".kc-bot")).to_have_count(3, timeout=ANSWER_TIMEOUT)
 
+        # A URL in an answer is a link that opens a new tab.
+        page.locator("#kc-input").focus()
+        page.keyboard.type("ワークショップはホームページから申し込めますか")
+        page.keyboard.press("Enter")
+        link = log.locator(".kc-bot").nth(3).locator(".kc-text a")
+        expect(link).to_have_attribute("href", "https://logoform.jp/form/FUQz/1096652", timeout=ANSWER_TIMEOUT)
+        expect(link).to_have_attribute("target", "_blank")
+        expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"page is {width}px wide at a 375px viewport"
         box = page.locator("#kc-panel").bounding_box()
