@@ -152,12 +152,26 @@ async def staff_slash(request: web.Request):
     raise web.HTTPPermanentRedirect("/staff")
 
 
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,253})(?::[0-9]{1,5})?")
+
+
+def _index_csp(request: web.Request) -> str:
+    """The CSP of ``/``: ours, plus ``connect-src`` for the chat server (Rasa's
+    socket.io) on this page's host at any port; the widget's ``?server=`` is
+    same-host only too."""
+    match = _HOST.fullmatch(request.host or "")
+    host = match.group(1) if match else "localhost"
+    origins = " ".join(f"{scheme}://{host}:*" for scheme in ("http", "https", "ws", "wss"))
+    return f"{SECURITY_HEADERS['Content-Security-Policy']}; connect-src 'self' {origins}"
+
+
 async def index_page(request: web.Request) -> web.FileResponse:
-    """The citizen chat widget, when someone has added ``bot/static/index.html``."""
+    """The citizen chat widget (``bot/static/index.html``, ``chat.js``), when it exists."""
     path = STATIC_DIR / "index.html"
     if not path.is_file():
         raise web.HTTPNotFound(text="Not Found")
-    return web.FileResponse(path, headers={"Content-Type": "text/html; charset=utf-8"})
+    return web.FileResponse(path, headers={"Content-Type": "text/html; charset=utf-8",
+                                           "Content-Security-Policy": _index_csp(request)})
 
 
 async def _warm_up(app: web.Application) -> None:

@@ -566,12 +566,17 @@ class Answerer:
 
     def suggestions(self, topic: str | None, limit: int = 3) -> list[dict]:
         """Quick replies: follow-up questions about ``topic`` that the
-        knowledge base can answer (by the attributes it has)."""
+        knowledge base can answer (by the attributes it has).  The short
+        ``title`` is shown; the ``payload`` names the topic, so it is
+        understood even without the conversation's context."""
         if not topic:
             return [{"title": t, "payload": t} for t in ("住民票はどこで取れますか", "区役所は土曜日も開いていますか",
                                                           "ワークショップについて教えて")][:limit]
-        have = {f.attribute for f in self.by_subject.get(topic, [])}
-        options = [("venue", "場所は？"), ("date", "日時は？"), ("deadline", "締め切りは？"),
-                   ("how_to_apply", "申込方法は？"), ("duties", "担当業務は？"), ("handled_by", "どこの課の担当？"),
-                   ("phone", "問い合わせ先は？"), ("definition", "どういうもの？"), ("history", "これまでの経緯は？")]
-        return [{"title": title, "payload": title} for attribute, title in options if attribute in have][:limit]
+        have = {f.attribute for f in self.by_subject.get(topic, []) if f.subject == topic or f.attribute != "duties"}
+        options = [("venue", "場所は？", "{}の場所は？"), ("date", "日時は？", "{}の日時は？"),
+                   ("deadline", "締め切りは？", "{}の締め切りは？"), ("how_to_apply", "申込方法は？", "{}の申込方法は？"),
+                   ("duties", "担当業務は？", "{}の担当業務は？"), ("handled_by", "どこの課の担当？", "{}はどこの課の担当？"),
+                   ("phone", "問い合わせ先は？", "{}の問い合わせ先は？"), ("definition", "どういうもの？", "{}とは何ですか"),
+                   ("history", "これまでの経緯は？", "{}の経緯は？")]
+        return [{"title": title, "payload": payload.format(topic)}
+                for attribute, title, payload in options if attribute in have][:limit]

@@ -17,6 +17,7 @@ kuyakusho-bot is starting (the Rasa server takes ~30 s to load the model).
   REST:    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
              -d '{"sender":"me","message":"住民票はどこで取れますか"}'
   Actions: http://localhost:$ACTIONS_PORT/health
+  Widget:  http://localhost:$WEB_PORT/        (chat widget demo; Rasa socket.io on port $RASA_PORT)
   Staff:   http://localhost:$WEB_PORT/staff
 Stop with Ctrl-C.
 

@@ -263,8 +263,9 @@ def test_rate_limit_per_sender(servers):
         assert [m.get("custom") for m in reply if m.get("custom")] == [
             {"status": "not_found", "intent": "rate_limited", "sources": []}]
         assert RATE_LIMITED_TEXT.startswith("短時間に多くのメッセージを受け付けたため、少し時間をおいてから")
-    code, other = send(servers.url, "rl-2", "生活保護の相談はどこの課ですか")
-    assert code == 200 and "保護課" in "\n".join(m.get("text") or "" for m in other)
+    code, other = send(servers.url, "rl-2", "住民票はどこで取れますか")
+    assert code == 200 and "区民課" in "\n".join(m.get("text") or "" for m in other)
+    assert [m["custom"]["status"] for m in other if m.get("custom")] == ["answered"]
 
 
 @pytest.mark.integration
@@ -305,3 +306,93 @@ def test_action_server_refuses_to_start_without_a_usable_knowledge_base(tmp_path
     assert "KnowledgeBaseError" in output and str(path) in output, output[-2000:]
     assert "python -m knowledge build" in output, output[-2000:]
     assert "Action endpoint is up and running" not in output
+
+
+# --------------------------------------------------------------------------- the channel without servers
+
+def test_sliding_window_limiter():
+    from bot.channels.rest import SlidingWindowLimiter
+
+    now = [0.0]
+    limiter = SlidingWindowLimiter(3, 10.0, clock=lambda: now[0], max_keys=2)
+    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("b") and limiter.retry_after("a") == 10.0
+    now[0] = 5.0
+    assert not limiter.allow("a") and limiter.retry_after("a") == 5.0
+    now[0] = 10.0  # the first three fall out of the window one by one
+    assert limiter.allow("a") and not limiter.allow("a")
+    now[0] = 100.0
+    assert limiter.allow("c") and len(limiter._events) <= 2  # idle keys are forgotten, at most max_keys kept
+    with pytest.raises(ValueError):
+        SlidingWindowLimiter(0, 10.0)
+
+
+def run_turn(channel, behaviour, sender="u1", text="住民票はどこ"):
+    """Reply of ``channel.guarded`` for a fake bot that ``behaviour``s."""
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    async def bot(message):
+        out = message.output_channel
+        if behaviour == "raise":
+            raise RuntimeError("the action server is down")
+        if behaviour in ("text", "text+status"):
+            await out.send_response(message.sender_id, {"text": "答え", "buttons": [{"title": "t", "payload": "p"}]})
+        if behaviour == "text+status":
+            await out.send_response(message.sender_id, {"custom": {"status": "answered", "intent": "x", "sources": []}})
+
+    collector = CollectingOutputChannel()
+    asyncio.run(channel.guarded(bot)(UserMessage(text, collector, sender)))
+    return collector.messages
+
+
+def test_channel_never_leaves_a_turn_silent():
+    from bot.channels.rest import RestInput
+
+    channel = RestInput(max_messages=100)
+    unavailable = [{"recipient_id": "u1", "text": UNAVAILABLE_TEXT},
+                   {"recipient_id": "u1", "custom": {"status": "not_found", "intent": "unavailable", "sources": []}}]
+    assert run_turn(channel, "nothing") == unavailable
+    assert run_turn(channel, "raise") == unavailable
+    text_only = run_turn(channel, "text")
+    assert text_only[-1] == {"recipient_id": "u1", "custom": {"status": "not_found", "intent": "", "sources": []}}
+    assert len(run_turn(channel, "text+status")) == 2
+    for behaviour in ("nothing", "raise", "text", "text+status"):
+        assert not well_formed("u1", run_turn(channel, behaviour))
+
+
+def test_channel_rate_limit_reply():
+    from bot.channels.rest import RestInput
+
+    now = [0.0]
+    channel = RestInput(max_messages=2, per_seconds=60, clock=lambda: now[0])
+    assert len(run_turn(channel, "text+status")) == 2 and len(run_turn(channel, "text+status")) == 2
+    limited = run_turn(channel, "text+status")
+    assert limited == [{"recipient_id": "u1", "text": RATE_LIMITED_TEXT},
+                       {"recipient_id": "u1", "custom": {"status": "not_found", "intent": "rate_limited",
+                                                         "sources": []}}]
+    assert run_turn(channel, "text+status", sender="u2")[0]["text"] == "答え"
+    now[0] = 61.0
+    assert run_turn(channel, "text+status")[0]["text"] == "答え"
+
+
+def test_channel_options_from_credentials(monkeypatch):
+    from bot.channels.rest import RestInput
+
+    channel = RestInput.from_credentials(None)
+    assert (channel.limiter.max_events, channel.limiter.window, channel.max_message_chars) == (20, 60.0, 1000)
+    monkeypatch.setenv("REST_MAX", "5")
+    channel = RestInput.from_credentials({"max_messages": "${REST_MAX}", "per_seconds": 10, "max_message_chars": 50})
+    assert (channel.limiter.max_events, channel.limiter.window, channel.max_message_chars) == (5, 10.0, 50)
+    assert RestInput.name() == "rest" and channel.url_prefix() == "rest"
+
+
+def test_credentials_yml_maps_the_channel_to_the_same_webhook(monkeypatch):
+    from rasa.core.run import create_http_input_channels
+
+    from bot.channels.rest import RestInput
+
+    channels = create_http_input_channels(None, str(ROOT / "credentials.yml"))
+    (rest,) = [c for c in channels if c.name() == "rest"]
+    assert isinstance(rest, RestInput) and rest.limiter.max_events == 20 and rest.limiter.window == 60.0

@@ -221,7 +221,7 @@ def test_conversation_sources_quick_reply_and_reload(web, rasa, browser):
 def test_bot_text_is_rendered_as_text_never_html(web, browser):
     context, page = _new_page(browser)
     try:
-        page.goto(f"{web}/?server=http://127.0.0.1:{_free_port()}")  # nobody listens: no bot involved
+        page.goto(f"{web}/?server=http://127.0.0.1:{_free_port()}")  # nobody listens there
         crafted = ('<img src=x onerror="window.pwned=1"><b>太字</b> 詳しくは https://www.city.kawasaki.jp/a?b=1&c=2。'
                    'javascript:alert(1) と <script>window.pwned=2</script>\n'
                    '出典：『区役所改革の基本方針（案）』2055行目、2015年4月1日時点 <a href="javascript:alert(1)">x</a>')
@@ -243,8 +243,11 @@ def test_bot_text_is_rendered_as_text_never_html(web, browser):
         assert result["body"] == body
         assert result["source"] == source
         assert result["pwned"] is None
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(500)
         assert page.evaluate("window.pwned || null") is None
+        # the launcher was never opened, so the page did not even try to connect
+        assert page.evaluate("window.KuyakushoChat.connected()") is False
+        assert not page.errors, page.errors
     finally:
         context.close()
 

@@ -11,7 +11,8 @@
  *   <script src="/static/chat.js" data-server="https://chat.example.jp" defer></script>
  * Server: data-server on the script tag, else ?server= (only on the page's own
  * host, so a link cannot send a citizen's questions elsewhere), else
- * http(s)://<page host>:5005.  data-socket-path (default /socket.io).
+ * http(s)://<page host>:5005.  data-socket-path (default /socket.io).  The page
+ * connects (websocket transport only) when the panel is first opened.
  *
  * Bot text is always rendered as text (textContent / text nodes); http(s) URLs
  * become <a rel="noopener noreferrer" target="_blank"> built with DOM APIs.
@@ -230,12 +231,47 @@
       add({ role: "bot", text: data.text, buttons: buttons });
     }
 
+    /* Connects when the panel is first opened, so visitors who never open it cost the server nothing. */
+    function connect() {
+      if (socket) return;
+      if (typeof window.io !== "function") {
+        setStatus("チャットを読み込めませんでした。", true);
+        return;
+      }
+      socket = window.io(serverUrl(), {
+        path: (script && script.getAttribute("data-socket-path")) || "/socket.io",
+        transports: ["websocket"],  // no cross-origin polling requests, so no CORS needed
+        reconnectionDelayMax: 10000
+      });
+      socket.on("connect", function () {
+        confirmed = false;
+        socket.emit("session_request", { session_id: sessionId });
+      });
+      socket.on("session_confirm", function (data) {
+        var id = typeof data === "string" ? data : data && data.session_id;
+        if (!id) return;
+        var first = !sessionId;
+        sessionId = id;
+        local.setItem(KEY_SESSION, id);
+        confirmed = true;
+        setStatus("");
+        if (first && history.length === 0) emit("/greet");
+        pending.splice(0).forEach(emit);
+      });
+      socket.on("bot_uttered", onBotMessage);
+      socket.on("connect_error", function () {
+        confirmed = false;
+        setStatus("チャットサーバーに接続できません。再接続しています…", true);
+      });
+      socket.on("disconnect", function () { confirmed = false; });
+    }
+
     function setOpen(open, focus) {
       ui.panel.hidden = !open;
       ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
       ui.launcher.classList.toggle("kc-open", open);
       sessionStore.setItem(KEY_OPEN, open ? "1" : "0");
-      if (open) { scroll(); if (focus) ui.input.focus(); } else if (focus) ui.launcher.focus();
+      if (open) { connect(); scroll(); if (focus) ui.input.focus(); } else if (focus) ui.launcher.focus();
     }
 
     ui.launcher.addEventListener("click", function () { setOpen(ui.panel.hidden, true); });
@@ -249,42 +285,10 @@
       ask(text, text);
     });
 
-    history.forEach(function (m, i) { if (m && typeof m.text === "string") render(m, i === history.length - 1); });
-    setOpen(sessionStore.getItem(KEY_OPEN) === "1", false);
-
-    if (typeof window.io !== "function") {
-      setStatus("チャットを読み込めませんでした。", true);
-      return;
-    }
-    socket = window.io(serverUrl(), {
-      path: (script && script.getAttribute("data-socket-path")) || "/socket.io",
-      transports: ["websocket"],  // no cross-origin polling requests, so no CORS needed
-      reconnectionDelayMax: 10000
-    });
-    socket.on("connect", function () {
-      confirmed = false;
-      socket.emit("session_request", { session_id: sessionId });
-    });
-    socket.on("session_confirm", function (data) {
-      var id = typeof data === "string" ? data : data && data.session_id;
-      if (!id) return;
-      var first = !sessionId;
-      sessionId = id;
-      local.setItem(KEY_SESSION, id);
-      confirmed = true;
-      setStatus("");
-      if (first && history.length === 0) emit("/greet");
-      pending.splice(0).forEach(emit);
-    });
-    socket.on("bot_uttered", onBotMessage);
-    socket.on("connect_error", function () {
-      confirmed = false;
-      setStatus("チャットサーバーに接続できません。再接続しています…", true);
-    });
-    socket.on("disconnect", function () { confirmed = false; });
-
     window.KuyakushoChat.sessionId = function () { return sessionId; };
     window.KuyakushoChat.connected = function () { return confirmed; };
+    history.forEach(function (m, i) { if (m && typeof m.text === "string") render(m, i === history.length - 1); });
+    setOpen(sessionStore.getItem(KEY_OPEN) === "1", false);
   }
 
   window.KuyakushoChat = { renderBotText: renderBotText, serverUrl: serverUrl };
