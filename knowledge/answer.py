@@ -61,13 +61,14 @@ CUES: list[tuple[re.Pattern, tuple[str, ...]]] = [
     (re.compile(r"何時|なんじ|時間|開庁|受付時間|営業時間|何時まで|終わる|おわる|始まる|はじまる"), ("time", "doors_open")),
     (re.compile(r"開場"), ("doors_open",)),
     (re.compile(r"締め?切|しめきり|〆切|いつまで|deadline", re.I), ("deadline", "application_period")),
-    (re.compile(r"何人|人数|定員|何名|募集人|規模"), ("capacity",)),
+    (re.compile(r"何人|人数|定員|何名|募集人|規模|\d+人|\d+名"), ("capacity",)),
     (re.compile(r"謝礼|お礼|もらえる|クオカード|QUO", re.I), ("reward",)),
     (re.compile(r"住所"), ("address",)),
     (re.compile(r"駅|バス|アクセス|行き方|最寄|徒歩|電車"), ("access",)),
     (re.compile(r"何を伝え|伝える|伝えれば|記入|何を書|必要事項"), ("required_info",)),
     (re.compile(r"抽選|先着"), ("lottery",)),
     (re.compile(r"何回|回数|何度"), ("statistic", "history")),
+    (re.compile(r"どうすれば|どうしたら|どうする"), ("procedure", "rule")),
     (re.compile(r"結果|当選|通知|いつわか"), ("notification",)),
     (re.compile(r"ファックス|ファクス|FAX", re.I), ("fax",)),
     (re.compile(r"メアド|メールアドレス|アドレス|e-?mail", re.I), ("email",)),
@@ -122,6 +123,7 @@ class Query:
     secondary: tuple[str, ...]
     cues: tuple[str, ...]
     typed: list[str]
+    asks_beyond_names: bool  # the question has content words outside the entity names it uses
     future: bool
     today: dt.date
 
@@ -259,8 +261,9 @@ class Answerer:
         cues = self.cue_attributes(q)
         variants = {m.variant for m in matches}
         q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
-        query = Query(q, q_terms, intent, primary, secondary, cues,
-                      list(dict.fromkeys(m.variant for m in matches if m.score >= 100)), bool(FUTURE.search(q)), today)
+        typed = list(dict.fromkeys(m.variant for m in matches if m.score >= 100))
+        beyond = any(not any(fold(t) in v for v in typed) for t in q_terms if not KATAKANA_WORD.match(t))
+        query = Query(q, q_terms, intent, primary, secondary, cues, typed, beyond, bool(FUTURE.search(q)), today)
         missing_meta = self.document_meta_missing(subjects, q)
         if missing_meta:
             return self.not_found(subjects, [], (missing_meta,), subjects[0], today)
@@ -382,8 +385,9 @@ class Answerer:
                 about = in_intent + [x for x in about if x not in in_intent and x[2].subject in subjects and x[1] >= 0.3]
             if not about:
                 return self.not_found(subjects, constraints, cues or primary, topic, today)
-            if intent == "ask_overview" and not cues and is_event:
-                return self._event_overview(subjects[0], today, assumed)
+            events = [n for n in subjects if self.kb.entities[n].type == "event"]
+            if intent == "ask_overview" and not cues and events and (about[0][1] < 0.5 or not query.asks_beyond_names):
+                return self._event_overview(events[0], today, assumed)
             return self.render(self._pick(about, query), topic, today, assumed)
         if not scored or not q_terms:
             return self.not_found([], [], cues or primary, None, today)

@@ -74,7 +74,8 @@ class ActionAnswer(Action):
         values = tuple(str(e.get("value")) for e in message.get("entities") or [] if e.get("value"))
         kb_intent = intent if intent and intent.startswith("ask_") else None
         answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today())
-        if intent == "out_of_scope" and (answer.status != "answered" or not answerer().entities(text, values)):
+        named = answerer().entities(text, values) or answerer().cue_attributes(text)
+        if intent == "out_of_scope" and (answer.status != "answered" or not named):
             dispatcher.utter_message(response="utter_out_of_scope", buttons=answerer().suggestions(None))
             send_status(dispatcher, "not_found", intent)
             return []
