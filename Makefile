@@ -5,6 +5,8 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# the action server must not drop Rasa's idle keep-alive connections under load
+export SANIC_KEEP_ALIVE_TIMEOUT ?= 120
 PY := .venv/bin/python
 RASA := .venv/bin/rasa
 RASA_PORT ?= 5005

@@ -26,13 +26,17 @@ numbers (044-200-2459 ...) and are left alone.
 ``MaskingFilter`` is a ``logging.Filter`` that masks log records (message,
 arguments, traceback text; ``\\uXXXX`` escapes in JSON log lines are read as
 the characters they stand for).  ``install_log_filter()`` adds it to the
-root logger's handlers and to every handler already configured.
+root logger's handlers and to every handler already configured, and masks
+Python warnings too: Rasa reports a message in its ``/intent{...}`` syntax
+that it cannot parse with ``warnings.warn``, quoting the user's text, which
+goes to stderr without passing through any log handler.
 """
 from __future__ import annotations
 
 import logging
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable
@@ -247,10 +251,25 @@ class MaskingFilter(logging.Filter):
 LOG_FILTER = MaskingFilter()
 
 
+def _masking_showwarning(show):
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        try:
+            message = mask_log_text(str(message))
+        except Exception:  # a warning must never be lost to the masking
+            pass
+        return show(message, category, filename, lineno, file, line)
+
+    showwarning.masks_personal_data = True
+    return showwarning
+
+
 def install_log_filter() -> int:
     """Add ``LOG_FILTER`` to the root logger's handlers and to every handler of
     every logger configured so far (records of the ``rasa`` loggers reach the
-    root handlers by propagation).  Idempotent; returns the handler count."""
+    root handlers by propagation), and mask the text of Python warnings.
+    Idempotent; returns the handler count."""
+    if not getattr(warnings.showwarning, "masks_personal_data", False):
+        warnings.showwarning = _masking_showwarning(warnings.showwarning)
     handlers = list(logging.getLogger().handlers)
     for logger in list(logging.Logger.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger):

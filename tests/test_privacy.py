@@ -307,11 +307,11 @@ def direct_reply(parsed, text=None):
     dispatcher = CollectingDispatcher()
     tracker = Tracker("direct", {"topic": None}, message, [], False, None, {}, "action_listen")
     asyncio.run(action.run(dispatcher, tracker, {}))
-    return [(m.get("text"), m.get("custom")) for m in dispatcher.messages if m.get("text") or m.get("custom")]
+    return [(m.get("text"), m.get("custom") or None) for m in dispatcher.messages if m.get("text") or m.get("custom")]
 
 
 def over_rest(messages):
-    return [(m.get("text"), m.get("custom")) for m in messages if m.get("text") or m.get("custom")]
+    return [(m.get("text"), m.get("custom") or None) for m in messages if m.get("text") or m.get("custom")]
 
 
 def stored_user_texts(db: Path, sender: str) -> list[str]:
@@ -370,3 +370,15 @@ def test_the_conversation_continues_after_a_masked_turn(servers):
     reply = post_message(servers.url, "pii-2", "しめきりはいつ？")
     assert "7月15日" in "\n".join(m.get("text") or "" for m in reply)
     assert all("090-1111-2222" not in t for t in stored_user_texts(servers.db, "pii-2"))
+
+
+def test_python_warnings_are_masked():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        privacy.install_log_filter()  # wraps warnings.showwarning (restored when the block ends)
+        assert getattr(warnings.showwarning, "masks_personal_data", False)
+        warnings.warn("Failed to parse arguments in line '/ask_counter 090-1234-5678'", UserWarning)
+    (shown,) = caught
+    assert "090-1234-5678" not in str(shown.message) and PHONE in str(shown.message)

@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import sqlite3
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
