@@ -2,27 +2,19 @@
 
 Needs /usr/bin/chromium (``apt-get install -y chromium fonts-noto-cjk``) and the
 ``playwright`` Python package; Playwright's own browser download is never used.
-The web server runs on a free loopback port; nothing leaves the machine.
+The web web runs on a free loopback port; nothing leaves the machine.
 Writes a screenshot to tests/artifacts/staff.png (git-ignored).
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,53 +23,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(kb_path, tmp_path_factory):
-    """Base URL of ``python -m bot.web`` on a free loopback port (stopped after the module)."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.web", "--host", "127.0.0.1", "--port", str(port),
-                                 "--kb", str(kb_path)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/staff", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web server did not start:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (Python package only)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
@@ -95,10 +44,10 @@ def page(browser):
         context.close()
 
 
-def test_search_shows_answer_source_and_passage(server, page):
+def test_search_shows_answer_source_and_passage(web, page):
     from playwright.sync_api import expect
 
-    page.goto(server + "/staff")
+    page.goto(web + "/staff")
     assert page.evaluate("document.activeElement && document.activeElement.id") == "q"  # autofocus
     page.locator("#q").press_sequentially("住民票", delay=40)  # as a person types
 
@@ -130,10 +79,10 @@ def test_search_shows_answer_source_and_passage(server, page):
     assert not page.errors, page.errors
 
 
-def test_kana_and_typo_input(server, page):
+def test_kana_and_typo_input(web, page):
     from playwright.sync_api import expect
 
-    page.goto(server + "/staff")
+    page.goto(web + "/staff")
     for query in ("こくみんけんこうほけん", "国民健康保検", "ほけ"):
         page.locator("#q").fill(query)
         expect(page.locator("#results")).to_contain_text("保険年金課")
@@ -142,11 +91,11 @@ def test_kana_and_typo_input(server, page):
     assert not page.errors, page.errors
 
 
-def test_browsing_tabs_by_keyboard(server, page):
+def test_browsing_tabs_by_keyboard(web, page):
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.goto(server + "/staff")
+    page.goto(web + "/staff")
     page.get_by_role("tab", name="検索").focus()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("tab", name="組織・担当")).to_have_attribute("aria-selected", "true")
@@ -173,13 +122,13 @@ def test_browsing_tabs_by_keyboard(server, page):
     assert not page.errors, page.errors
 
 
-def test_narrow_screen(server, browser):
+def test_narrow_screen(web, browser):
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 375, "height": 812}, locale="ja-JP", is_mobile=True)
     try:
         page = context.new_page()
-        page.goto(server + "/staff")
+        page.goto(web + "/staff")
         page.locator("#q").fill("住民票")
         card = page.locator("#results > li", has_text="区民課").first
         expect(card).to_be_visible()

@@ -9,25 +9,18 @@ machine.  Screenshots go to tests/artifacts/widget*.png (git-ignored).
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, free_port
 
 from bot.servers import running
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ANSWER_TIMEOUT = 45_000  # ms; the first answers after the model loads can be slow
 
 pytestmark = [
@@ -38,19 +31,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def rasa(kb_path, tmp_path_factory):
     """(port, logs dir) of the Rasa server (socket.io channel from credentials.yml) and the action server."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
     logs = tmp_path_factory.mktemp("widget-logs")
-    port, actions_port = _free_port(), _free_port()
+    port, actions_port = free_port(), free_port()
     with running(port, actions_port, log_dir=logs,
                  env={"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21"}):
         yield port
@@ -58,49 +45,6 @@ def rasa(kb_path, tmp_path_factory):
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, f"exception in {log.name}:\n{text[-3000:]}"
         assert "never awaited" not in text, f"un-awaited coroutine in {log.name}:\n{text[-3000:]}"
-
-
-@pytest.fixture(scope="module")
-def web(kb_path, tmp_path_factory):
-    """Base URL of ``python -m bot.web`` on a free loopback port (stopped after the module)."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.web", "--host", "127.0.0.1", "--port", str(port),
-                                 "--kb", str(kb_path)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web server did not start:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (Python package only)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _new_page(browser, **options):
@@ -223,7 +167,7 @@ def test_conversation_sources_quick_reply_and_reload(web, rasa, browser):
 def test_bot_text_is_rendered_as_text_never_html(web, browser):
     context, page = _new_page(browser)
     try:
-        page.goto(f"{web}/?server=http://127.0.0.1:{_free_port()}")  # nobody listens there
+        page.goto(f"{web}/?server=http://127.0.0.1:{free_port()}")  # nobody listens there
         crafted = ('<img src=x onerror="window.pwned=1"><b>太字</b> 詳しくは https://www.city.kawasaki.jp/a?b=1&c=2。'
                    'javascript:alert(1) と <script>window.pwned=2</script>\n'
                    '出典：『区役所改革の基本方針（案）』2055行目、2015年4月1日時点 <a href="javascript:alert(1)">x</a>')
