@@ -21,7 +21,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from bot.channels.rest import RATE_LIMITED_TEXT, UNAVAILABLE_TEXT
 from bot.servers import BIN, ROOT
@@ -42,17 +42,6 @@ THREADS = 8
 CLIENT_TIMEOUT = 60.0
 STATUSES = {"answered", "not_found", "clarify", "smalltalk"}
 BAD_LOG_LINE = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b|\"level\": \"(?:error|critical)\"")
-
-
-def free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free port")
 
 
 def post(url: str, body: bytes, timeout: float = CLIENT_TIMEOUT) -> tuple[int, object]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import sqlite3
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -258,17 +258,6 @@ PII_QUESTION = ("住民票はどこで取れますか。電話は090-1234-5678�
                 "マイナンバーは1234 5678 9012（カードは１２３４５６７８９０１２）、"
                 "住所は〒211-0004 川崎市中原区新丸子東3丁目1100番地12です")
 DISCRIMINATING_QUESTION = "044-200-2459はどこの電話番号ですか"  # masked, the knowledge base answers differently
-
-
-def free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free port")
 
 
 @pytest.fixture(scope="module")
