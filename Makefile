@@ -16,7 +16,7 @@ WEB_PORT ?= 8080
 NLU_MIN_MACRO_F1 ?= 0.85
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 
-.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval bench-staff clean
+.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -69,8 +69,12 @@ test: train browser
 eval: train
 	$(PY) -m bot.evaluate ../shared/eval/public.yml
 
+# locust, py-spy and pyinstrument, in their own venv (their pins clash with Rasa's)
+bench-venv:
+	@scripts/setup_bench.sh
+
 bench-staff: kb
 	$(PY) bench/staff_search.py
 
 clean:
-	rm -rf models results knowledge/kb.sqlite
+	rm -rf models results knowledge/kb.sqlite .venv-bench
