@@ -101,7 +101,8 @@ ATTRIBUTE_LABELS = {
 GENERIC_ENTITIES = {"区役所"}
 # compound nouns of questions themselves, never the thing asked about
 QUESTION_NOUNS = {"担当部署", "担当者", "担当課", "問合せ先", "問い合わせ先", "連絡先", "申込先", "申請先", "受付時間",
-                  "電話番号", "何時間", "何曜日", "最寄駅", "窓口名", "部署名", "課名", "所在地", "住所地"}
+                  "電話番号", "何時間", "何曜日", "最寄駅", "窓口名", "部署名", "課名", "所在地", "住所地",
+                  "申請方法", "申込方法", "申し込み方法", "手続方法", "手続き方法", "受付場所", "申請場所"}
 KANJI_WORD = re.compile(r"^[\u4e00-\u9fff]{4,}$")
 KATAKANA_WORD = re.compile(r"^[\u30a1-\u30fa\u30fc]{3,}$")
 OFF_INTENT_COVERAGE = 0.7  # a fact of another attribute answers only if it covers this much of the question
@@ -260,7 +261,7 @@ class Answerer:
         primary, secondary = INTENT_ATTRIBUTES.get(intent or "", ((), ()))
         cues = self.cue_attributes(q)
         variants = {m.variant for m in matches}
-        q_terms = [t for t in analyzer.terms(q, content_only=True) if t not in variants and len(t) > 1]
+        q_terms = [t for t in analyzer.terms(q, content_only=True) if fold(t) not in variants and len(t) > 1]
         typed = list(dict.fromkeys(m.variant for m in matches if m.score >= 100))
         beyond = any(not any(fold(t) in v for v in typed) for t in q_terms if not KATAKANA_WORD.match(t))
         query = Query(q, q_terms, intent, primary, secondary, cues, typed, beyond, bool(FUTURE.search(q)), today)
@@ -286,6 +287,19 @@ class Answerer:
                 return self._best(query, [event], [], event)
             return general
         return self._best(query, subjects, constraints, None)
+
+    @staticmethod
+    def _borrowed(fact: FactRow, coverage: float, subjects: list[str], query: Query) -> bool:
+        """True when ``fact`` belongs to another subject and only mentions a
+        named one, so its attribute is not the named subject's: a plan or
+        proposal asked about in the present tense (it tells what another
+        subject is meant to become), or a fact that covers none of what the
+        question asks beyond the names."""
+        if fact.subject in subjects:
+            return False
+        if fact.status in ("plan", "proposal") and not query.future:
+            return True
+        return query.asks_beyond_names and coverage == 0.0
 
     def _coverage(self, q_terms: list[str], terms: set[str]) -> float:
         """Share of the question terms' weight (idf) found in ``terms`` (0-1)."""
@@ -377,7 +391,10 @@ class Answerer:
                     return self.not_found(subjects, constraints, decisive, topic, today)
                 about = wanted
             elif primary:
-                in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= OFF_INTENT_COVERAGE]
+                # a plan for another subject that merely mentions the named one says nothing
+                # of how things are now, unless it covers most of the question
+                in_intent = [x for x in about if not self._borrowed(x[2], x[1], subjects, query)
+                             and (x[2].attribute in primary + secondary + cues or x[1] >= OFF_INTENT_COVERAGE)]
                 if not in_intent:
                     return self.not_found(subjects, constraints, primary, topic, today)
                 # facts about another named subject may still cover the rest of the question
@@ -388,7 +405,7 @@ class Answerer:
             events = [n for n in subjects if self.kb.entities[n].type == "event"]
             if intent == "ask_overview" and not cues and events and (about[0][1] < 0.5 or not query.asks_beyond_names):
                 return self._event_overview(events[0], today, assumed)
-            return self.render(self._pick(about, query), topic, today, assumed)
+            return self.render(self._pick(about, query, subjects), topic, today, assumed)
         if not scored or not q_terms:
             return self.not_found([], [], cues or primary, None, today)
         best_score, best_cov, best = scored[0]
@@ -402,10 +419,11 @@ class Answerer:
             return passage
         return self.not_found([], [], cues or primary, None, today)
 
-    def _pick(self, scored: list[tuple[float, float, FactRow]], query: Query, limit: int = 4) -> list[FactRow]:
+    def _pick(self, scored: list[tuple[float, float, FactRow]], query: Query,
+              subjects: list[str] = (), limit: int = 4) -> list[FactRow]:
         """The best fact; the best fact of each other attribute a cue asks for;
-        facts that cover question terms the chosen ones miss; close runners-up
-        of the same attribute."""
+        the best fact about each other named subject; facts that cover question
+        terms the chosen ones miss; close runners-up of the same attribute."""
         best_score, _, best = scored[0]
         chosen = [best]
 
@@ -417,6 +435,12 @@ class Answerer:
             if best.attribute != cue:
                 for score, _, fact in scored:
                     if fact.attribute == cue and score >= best_score - 4.0:
+                        add(fact)
+                        break
+        for name in subjects[1:]:
+            if not any(c.subject == name or name in c.about for c in chosen):
+                for score, _, fact in scored:
+                    if (fact.subject == name or name in fact.about) and score >= best_score - 3.0:
                         add(fact)
                         break
         if query.future and not any(c.status == "plan" for c in chosen):
