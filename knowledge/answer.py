@@ -384,17 +384,14 @@ class Answerer:
         decisive = [c for c in cues if c in ALWAYS_DECISIVE or (is_event and c in EVENT_CUES)]
         if subjects:
             about = [x for x in scored if any(x[2].subject == n or n in x[2].about or self._fact_mentions(x[2], n)
-                                              for n in subjects)]
+                                              for n in subjects) and not self._borrowed(x[2], x[1], subjects, query)]
             if decisive:
                 wanted = [x for x in about if x[2].attribute in decisive]
                 if not wanted:
                     return self.not_found(subjects, constraints, decisive, topic, today)
                 about = wanted
             elif primary:
-                # a plan for another subject that merely mentions the named one says nothing
-                # of how things are now, unless it covers most of the question
-                in_intent = [x for x in about if not self._borrowed(x[2], x[1], subjects, query)
-                             and (x[2].attribute in primary + secondary + cues or x[1] >= OFF_INTENT_COVERAGE)]
+                in_intent = [x for x in about if x[2].attribute in primary + secondary + cues or x[1] >= OFF_INTENT_COVERAGE]
                 if not in_intent:
                     return self.not_found(subjects, constraints, primary, topic, today)
                 # facts about another named subject may still cover the rest of the question

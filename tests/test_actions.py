@@ -98,3 +98,33 @@ def test_question_misread_as_small_talk_is_still_answered():
     messages, _ = run(ActionSmalltalk(), tracker("ワークショップの謝礼はありますか", "affirm"))
     assert statuses(messages)[0]["status"] == "answered"
     assert any("クオカード" in (m.get("text") or "") for m in messages)
+
+
+@pytest.mark.parametrize("message, expected", [
+    ({"intent": {"name": "ask_venue"}}, "ask_venue"),
+    ({"intent": {"name": "greet"}}, None),
+    ({"intent": {"name": "nlu_fallback"}, "intent_ranking": [
+        {"name": "nlu_fallback", "confidence": 0.4}, {"name": "ask_counter", "confidence": 0.54},
+        {"name": "ask_venue", "confidence": 0.46}]}, "ask_counter"),
+    ({"intent": {"name": "nlu_fallback"}, "intent_ranking": [
+        {"name": "nlu_fallback", "confidence": 0.4}, {"name": "ask_counter", "confidence": 0.2}]}, None),
+    ({"intent": {"name": "nlu_fallback"}, "intent_ranking": [
+        {"name": "nlu_fallback", "confidence": 0.4}, {"name": "greet", "confidence": 0.35},
+        {"name": "ask_contact", "confidence": 0.31}]}, "ask_contact"),
+    ({}, None),
+])
+def test_asked_intent_uses_the_ranking_when_the_classifier_was_unsure(message, expected):
+    from bot.actions.answer import asked_intent
+
+    assert asked_intent(message) == expected
+
+
+def test_unsure_intent_still_narrows_what_may_answer():
+    # the classifier hesitated between two "where" intents: the answer may not come from
+    # whatever fact mentions the subject
+    trk = tracker("マイナンバーどこで申請するの", intent="nlu_fallback")
+    trk.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.4},
+                                            {"name": "ask_counter", "confidence": 0.55},
+                                            {"name": "ask_venue", "confidence": 0.45}]
+    messages, _ = run(ActionAnswer(), trk)
+    assert statuses(messages)[0]["status"] == "not_found"

@@ -43,6 +43,27 @@ def input_problem(text: str) -> str | None:
     return None
 
 
+FALLBACK_HINT_MIN = 0.3  # an intent ranked first under nlu_fallback still says what is asked from this confidence
+
+
+def asked_intent(message: dict) -> str | None:
+    """The ``ask_*`` intent naming what ``message`` (a tracker's
+    ``latest_message``) asks, or None.  Under ``nlu_fallback`` (the classifier
+    was unsure, often between two close intents such as ask_counter and
+    ask_venue) the best-ranked ``ask_*`` intent with at least
+    ``FALLBACK_HINT_MIN`` confidence: it narrows which facts may answer,
+    which is safer than answering with no intent at all."""
+    name = (message.get("intent") or {}).get("name")
+    if name and name.startswith("ask_"):
+        return name
+    if name != "nlu_fallback":
+        return None
+    for ranked in message.get("intent_ranking") or []:
+        if (ranked.get("name") or "").startswith("ask_") and (ranked.get("confidence") or 0.0) >= FALLBACK_HINT_MIN:
+            return ranked["name"]
+    return None
+
+
 class ActionAnswer(Action):
     """Answer from the knowledge base, keeping the topic in the ``topic`` slot."""
 
@@ -72,7 +93,7 @@ class ActionAnswer(Action):
             send_status(dispatcher, "clarify", intent)
             return []
         values = tuple(str(e.get("value")) for e in message.get("entities") or [] if e.get("value"))
-        kb_intent = intent if intent and intent.startswith("ask_") else None
+        kb_intent = asked_intent(message)
         answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today())
         named = answerer().entities(text, values) or answerer().cue_attributes(text)
         if intent == "out_of_scope" and (answer.status != "answered" or not named):
