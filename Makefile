@@ -76,5 +76,33 @@ bench-venv:
 bench-staff: kb
 	$(PY) bench/staff_search.py
 
+# accuracy and speed against two baselines, side by side -> docs/benchmarks.md, results/bench/*.json.
+# Starts its own servers on ports 7005-7056. Quick runs: BENCH_TRAIN_TIME=0 BENCH_LOAD_SECONDS=20 (see bench/run.py)
+.PHONY: bench
+bench: train bench-venv
+	$(PY) -m bench.run ../shared/eval/public.yml $(BENCH_EVAL)
+
 clean:
 	rm -rf models results knowledge/kb.sqlite .venv-bench
+
+# ---- scale-out (docs/deployment.md): Redis lock store, PostgreSQL tracker store,
+# two Rasa servers and one action server on loopback (bot/scaleout.py)
+SCALEOUT_ARGS ?= --rasa-ports 6005,6006 --actions-ports 6055 --redis-port 6079 --pg-port 6032
+# soak: SOAK_SECONDS at SOAK_USERS concurrent clients against the scale-out stack (bench/soak.py)
+SOAK_SECONDS ?= 300
+SOAK_USERS ?= 20
+
+.PHONY: scaleout scaleout-deps scaleout-test soak
+
+scaleout-deps:
+	@scripts/scaleout.sh --install-only
+
+scaleout: train scaleout-deps
+	@scripts/scaleout.sh $(SCALEOUT_ARGS)
+
+scaleout-test: train scaleout-deps
+	SCALEOUT_TEST=1 $(PY) -m pytest -q -m scaleout tests/test_scaleout.py
+	@echo "load run: $$(cat results/scaleout-test/load.json | tr -d '\n')"
+
+soak: train scaleout-deps bench-venv
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_USERS=$(SOAK_USERS) $(PY) bench/soak.py
