@@ -10,8 +10,8 @@ two Rasa servers, one action server) in ``results/soak/`` on loopback, then:
 3. the soak: ``SOAK_SECONDS`` (300) at ``SOAK_USERS`` (20) concurrent clients
    with locust (``bench/locustfile.py`` from ``.venv-bench``, questions from
    ``BENCH_QUESTIONS``, users spread over both Rasa servers with
-   ``BENCH_HOSTS``, and ``BENCH_STRICT=1`` so a "cannot answer now" reply is
-   a failure), sampling RSS every ``SOAK_SAMPLE_SECONDS`` (15);
+   ``BENCH_HOSTS``; a "cannot answer now" reply counts as a failure),
+   sampling RSS every ``SOAK_SAMPLE_SECONDS`` (15);
 4. samples RSS again, counts the user turns stored in PostgreSQL, stops the
    stack.
 
@@ -24,7 +24,6 @@ soak.  Ports: ``SOAK_PORTS`` = ``rasa,rasa,actions,redis,postgres``
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load import parse_stats  # noqa: E402
 from bot.scaleout import Stack, rss_kib  # noqa: E402
 
 LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
@@ -47,29 +47,18 @@ def _env_num(name: str, default: float) -> float:
     return float(value) if value else default
 
 
-def aggregated(stats_csv: Path) -> dict:
-    """The "Aggregated" row of locust's ``*_stats.csv``: request and failure
-    counts, requests per second, and p50 / p95 / p99 / max in ms.
+def aggregated(prefix: Path) -> dict:
+    """Locust's figures for the run written under ``prefix`` (see
+    :func:`bench.load.parse_stats`), with times named in ms as in
+    ``results/soak.json``.
 
     Raises:
-        ValueError: the file has no Aggregated row (locust did not run).
+        ValueError: the stats file has no Aggregated row (locust did not run).
     """
-    with stats_csv.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("Name") == "Aggregated":
-                return {"requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                        "requests_per_s": round(float(row["Requests/s"]), 2),
-                        "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]),
-                        "p99_ms": float(row["99%"]), "max_ms": round(float(row["Max Response Time"]))}
-    raise ValueError(f"{stats_csv}: no Aggregated row")
-
-
-def failure_kinds(failures_csv: Path) -> dict:
-    """``{message: count}`` from locust's ``*_failures.csv`` (empty when there is none)."""
-    if not failures_csv.exists():
-        return {}
-    with failures_csv.open(encoding="utf-8") as handle:
-        return {row["Error"]: int(row["Occurrences"]) for row in csv.DictReader(handle)}
+    stats = parse_stats(Path(f"{prefix}_stats.csv"), Path(f"{prefix}_failures.csv"))
+    return {"requests": stats["requests"], "failures": stats["failures"], "requests_per_s": stats["requests_per_s"],
+            "p50_ms": stats["p50"], "p95_ms": stats["p95"], "p99_ms": stats["p99"], "max_ms": stats["max"],
+            "failure_kinds": stats["failure_kinds"]}
 
 
 def run_locust(stack: Stack, users: int, seconds: int, name: str, sample_every: float = 0.0,
@@ -79,7 +68,7 @@ def run_locust(stack: Stack, users: int, seconds: int, name: str, sample_every: 
     Returns the aggregated figures plus ``failure_kinds``."""
     prefix = BASE / f"locust-{name}"
     hosts = [stack.url(p) for p in stack.rasa_ports]
-    env = {**os.environ, "BENCH_HOSTS": ",".join(hosts), "BENCH_STRICT": "1"}
+    env = {**os.environ, "BENCH_HOSTS": ",".join(hosts)}
     env.pop("PYTHONPATH", None)  # locust's own venv; the locustfile imports nothing from the project
     cmd = [str(LOCUST), "-f", "bench/locustfile.py", "--headless", "-u", str(users), "-r", str(users),
            "-t", f"{seconds}s", "--stop-timeout", "60", "--host", hosts[0], "--csv", str(prefix),
@@ -94,7 +83,7 @@ def run_locust(stack: Stack, users: int, seconds: int, name: str, sample_every: 
             time.sleep(0.5)
     if not Path(f"{prefix}_stats.csv").exists():
         raise RuntimeError(f"locust did not run (exit {proc.returncode}); see {BASE / f'locust-{name}.log'}")
-    return {**aggregated(Path(f"{prefix}_stats.csv")), "failure_kinds": failure_kinds(Path(f"{prefix}_failures.csv"))}
+    return aggregated(prefix)
 
 
 def servers(stack: Stack) -> dict:

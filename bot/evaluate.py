@@ -45,46 +45,102 @@ def judge(case: dict, text: str, status: str | None) -> tuple[bool, bool]:
     return ok and not forbidden, forbidden
 
 
-def evaluate(path: str, url: str) -> dict:
-    """Run every case of ``path`` against ``url``; return the summary dict."""
-    data = yaml.safe_load(open(path, encoding="utf-8"))
-    results = []
-    for case in data.get("single") or []:
-        text, status = reply_of(post_message(url, f"eval-{uuid.uuid4().hex[:8]}", case["question"]))
-        results.append((case["id"], case, text, status))
+def load_cases(path: str) -> list[tuple[str, str, dict]]:
+    """Cases of an eval file in order: ``(case_id, conversation, case)``.
+
+    Single cases are conversations of their own; the turns of a dialogue share
+    the dialogue's id as ``conversation`` and are ids ``D-01#2``.  Each case
+    dict has ``question`` (a turn's ``user``) and the eval fields.
+    """
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    cases = [(case["id"], case["id"], case) for case in data.get("single") or []]
     for dialogue in data.get("dialogues") or []:
-        sender = f"eval-{uuid.uuid4().hex[:8]}"
         for turn in dialogue["turns"]:
-            text, status = reply_of(post_message(url, sender, turn["user"]))
-            results.append((f"{dialogue['id']}#{turn['turn']}", {**turn, "question": turn["user"]}, text, status))
-    by_intent = defaultdict(lambda: [0, 0])
-    answerable = [0, 0]
-    unanswerable = [0, 0]
-    forbidden_count = 0
+            cases.append((f"{dialogue['id']}#{turn['turn']}", dialogue["id"], {**turn, "question": turn["user"]}))
+    return cases
+
+
+def rest_replier(url: str):
+    """``reply(conversation, question) -> (text, status)`` over the REST
+    webhook at ``url``, one fresh sender per conversation."""
+    senders: dict[str, str] = {}
+
+    def reply(conversation: str, question: str) -> tuple[str, str | None]:
+        sender = senders.setdefault(conversation, f"eval-{uuid.uuid4().hex[:8]}")
+        return reply_of(post_message(url, sender, question))
+
+    return reply
+
+
+def run_cases(cases: list[tuple[str, str, dict]], reply) -> list[tuple[str, dict, str, str | None]]:
+    """Ask every case through ``reply(conversation, question)``; returns
+    ``(case_id, case, text, status)`` per case, in order."""
+    return [(case_id, case, *reply(conversation, case["question"])) for case_id, conversation, case in cases]
+
+
+def _blank() -> dict:
+    return {"cases": 0, "passed": 0, "answerable": [0, 0], "unanswerable": [0, 0], "forbidden": 0}
+
+
+def _add(bucket: dict, case: dict, ok: bool, forbidden: bool) -> None:
+    bucket["cases"] += 1
+    bucket["passed"] += ok
+    bucket["forbidden"] += forbidden
+    pair = bucket["answerable"] if case.get("answerable", True) else bucket["unanswerable"]
+    pair[0] += ok
+    pair[1] += 1
+
+
+def score(results: list[tuple[str, dict, str, str | None]]) -> dict:
+    """Summary of judged results (see :func:`run_cases`).
+
+    Keys: ``cases``, ``passed``, ``accuracy`` (passed / cases, 0..1),
+    ``answerable`` and ``unanswerable`` as ``[passed, total]``, ``forbidden``
+    (cases stating a forbidden string), ``by_intent`` (intent -> ``[passed,
+    total]``), ``intents`` (intent -> the same keys as the top level, without
+    ``accuracy``) and ``failures`` (ids of failed cases).
+    """
+    total = _blank()
+    intents: dict[str, dict] = defaultdict(_blank)
+    failures = []
     for case_id, case, text, status in results:
         ok, forbidden = judge(case, text, status)
-        forbidden_count += forbidden
-        bucket = answerable if case.get("answerable", True) else unanswerable
-        bucket[0] += ok
-        bucket[1] += 1
-        by_intent[case.get("intent", "?")][0] += ok
-        by_intent[case.get("intent", "?")][1] += 1
+        _add(total, case, ok, forbidden)
+        _add(intents[case.get("intent", "?")], case, ok, forbidden)
+        if not ok:
+            failures.append(case_id)
+    return {
+        **total, "accuracy": total["passed"] / max(total["cases"], 1),
+        "by_intent": {name: [b["passed"], b["cases"]] for name, b in intents.items()},
+        "intents": dict(intents), "failures": failures,
+    }
+
+
+def report(results: list[tuple[str, dict, str, str | None]], summary: dict) -> None:
+    """Print one line per case (and the reply of each failure), then the summary."""
+    for case_id, case, text, status in results:
+        ok = case_id not in summary["failures"]
         print(f"{'PASS' if ok else 'FAIL'} {case_id:8s} [{status}] {case['question']}")
         if not ok:
             print("      " + text.replace("\n", " / ")[:300])
-    passed = answerable[0] + unanswerable[0]
-    summary = {
-        "cases": len(results), "passed": passed, "accuracy": passed / max(len(results), 1),
-        "answerable": answerable, "unanswerable": unanswerable, "forbidden": forbidden_count,
-        "by_intent": dict(by_intent),
-    }
+    answerable, unanswerable = summary["answerable"], summary["unanswerable"]
     print("\nper intent:")
-    for intent, (ok, n) in sorted(by_intent.items()):
+    for intent, (ok, n) in sorted(summary["by_intent"].items()):
         print(f"  {intent:14s} {ok}/{n}")
     print(f"\nanswerable cases with every expected fact: {answerable[0]}/{answerable[1]}")
     print(f"unanswerable cases answered not_found:     {unanswerable[0]}/{unanswerable[1]}")
-    print(f"cases stating a forbidden string:          {forbidden_count}")
-    print(f"overall: {passed}/{len(results)} = {100 * summary['accuracy']:.1f}%")
+    print(f"cases stating a forbidden string:          {summary['forbidden']}")
+    print(f"overall: {summary['passed']}/{summary['cases']} = {100 * summary['accuracy']:.1f}%")
+
+
+def evaluate(path: str, url: str, quiet: bool = False) -> dict:
+    """Run every case of ``path`` against the REST webhook ``url``; print the
+    report unless ``quiet``; return the summary (see :func:`score`)."""
+    results = run_cases(load_cases(path), rest_replier(url))
+    summary = score(results)
+    if not quiet:
+        report(results, summary)
     return summary
 
 
