@@ -55,6 +55,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def custom(messages: list[dict]) -> dict:
+    """The one ``custom`` status of a REST reply (asserts there is exactly one)."""
+    found = [m["custom"] for m in messages if m.get("custom")]
+    assert len(found) == 1, messages
+    return found[0]
+
+
+def texts(messages: list[dict]) -> str:
+    """The text of every message of a REST reply, one per line."""
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
 def free_port(preferred: int = 0) -> int:
     """``preferred`` when it is free on every interface, else any free TCP port."""
     for port in (preferred, 0):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.servers import ROOT, post_message, running
+from conftest import custom, texts
 
 pytestmark = pytest.mark.integration
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"
@@ -22,16 +23,6 @@ def url(tmp_path_factory, kb_path):
     for log in Path(logs).glob("*.log"):
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, f"exception in {log.name}:\n{text[-3000:]}"
-
-
-def custom(messages):
-    found = [m["custom"] for m in messages if m.get("custom")]
-    assert len(found) == 1, messages
-    return found[0]
-
-
-def texts(messages):
-    return "\n".join(m.get("text") or "" for m in messages)
 
 
 def test_real_answer_over_http(url):

@@ -34,7 +34,7 @@ import pytest
 from bot import privacy
 from bot.scaleout import Stack, postgres_bin_dir, redis_server
 from bot.servers import ROOT, post_message
-from tests.conftest import free_port
+from tests.conftest import custom, free_port, texts
 
 pytestmark = [
     pytest.mark.scaleout,
@@ -93,16 +93,6 @@ def stack():
         yield s
     finally:
         s.stop()
-
-
-def custom(messages):
-    found = [m["custom"] for m in messages if m.get("custom")]
-    assert len(found) == 1, messages
-    return found[0]
-
-
-def texts(messages):
-    return "\n".join(m.get("text") or "" for m in messages)
 
 
 def tracker(stack, port, sender):
