@@ -1,0 +1,81 @@
+"""The scale-out lock store: a message whose ticket expired while it waited
+behind a dead server's ticket is still served (Rasa's own store waits for ever).
+Redis is replaced by a dict; the ticket logic is Rasa's."""
+import asyncio
+
+import pytest
+from rasa.core.lock_store import LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.lock_store import RequeueingRedisLockStore, holds_ticket
+
+
+class FakeRedis:
+    """The three Redis calls the lock store makes, over a dict."""
+
+    def __init__(self):
+        self.data = {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value):
+        self.data[key] = value
+
+    def delete(self, key):
+        return self.data.pop(key, None) is not None
+
+
+@pytest.fixture
+def store():
+    s = RequeueingRedisLockStore(EndpointConfig(url="localhost", port=1, max_requeues=2))
+    s.red = FakeRedis()
+    return s
+
+
+async def serve_behind_a_dead_ticket(store, lifetime=0.3):
+    """A ticket taken by a server that then died (never cleaned up), and a
+    message waiting behind it that polls only after both tickets expired."""
+    store.issue_ticket("c1", lifetime)
+    async with store.lock("c1", lock_lifetime=lifetime, wait_time_in_seconds=lifetime * 1.5):
+        return "served"
+
+
+def test_rasa_store_waits_for_ever_when_both_tickets_expire_together():
+    plain = RedisLockStore.__new__(RedisLockStore)  # Rasa's own store, on the same fake Redis
+    plain.red, plain.key_prefix = FakeRedis(), "lock:"
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(serve_behind_a_dead_ticket(plain), timeout=2))
+
+
+def test_waiting_message_takes_a_new_ticket_and_is_served(store):
+    assert asyncio.run(asyncio.wait_for(serve_behind_a_dead_ticket(store), timeout=10)) == "served"
+    assert store.get_lock("c1") is None  # nothing left behind
+
+
+def test_live_ticket_ahead_is_still_waited_for(store):
+    async def scenario():
+        order = []
+
+        async def first():
+            async with store.lock("c2", lock_lifetime=5, wait_time_in_seconds=0.01):
+                await asyncio.sleep(0.2)
+                order.append("first")
+
+        async def second():
+            await asyncio.sleep(0.05)
+            async with store.lock("c2", lock_lifetime=5, wait_time_in_seconds=0.01):
+                order.append("second")
+
+        await asyncio.gather(first(), second())
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "second"]
+
+
+def test_holds_ticket():
+    from rasa.core.lock import TicketLock
+
+    lock = TicketLock("c3")
+    number = lock.issue_ticket(60)
+    assert holds_ticket(lock, number) and not holds_ticket(lock, number + 1) and not holds_ticket(None, number)
