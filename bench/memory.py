@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _status_kib(pid: int, field: str) -> int:
+def status_kib(pid: int, field: str) -> int:
     """A ``kB`` field (``VmRSS``, ``VmHWM``) of ``/proc/PID/status``; 0 when gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -39,8 +39,8 @@ def rss_mib(pid: int) -> dict:
     water mark, summed) in MiB."""
     pids = descendants(pid)
     return {
-        "rss_mib": round(sum(_status_kib(p, "VmRSS") for p in pids) / 1024, 1),
-        "peak_mib": round(sum(_status_kib(p, "VmHWM") for p in pids) / 1024, 1),
+        "rss_mib": round(sum(status_kib(p, "VmRSS") for p in pids) / 1024, 1),
+        "peak_mib": round(sum(status_kib(p, "VmHWM") for p in pids) / 1024, 1),
         "processes": len(pids),
     }
 

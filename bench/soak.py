@@ -35,10 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import parse_stats  # noqa: E402
-from bot.scaleout import Stack, rss_kib  # noqa: E402
+from bench.load import LOCUST, locust_command, parse_stats  # noqa: E402
+from bench.memory import status_kib  # noqa: E402
+from bot.scaleout import Stack  # noqa: E402
 
-LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
 BASE = ROOT / "results" / "soak"
 
 
@@ -70,9 +70,7 @@ def run_locust(stack: Stack, users: int, seconds: int, name: str, sample_every: 
     hosts = [stack.url(p) for p in stack.rasa_ports]
     env = {**os.environ, "BENCH_HOSTS": ",".join(hosts)}
     env.pop("PYTHONPATH", None)  # locust's own venv; the locustfile imports nothing from the project
-    cmd = [str(LOCUST), "-f", "bench/locustfile.py", "--headless", "-u", str(users), "-r", str(users),
-           "-t", f"{seconds}s", "--stop-timeout", "60", "--host", hosts[0], "--csv", str(prefix),
-           "--only-summary", "--loglevel", "WARNING"]
+    cmd = locust_command(hosts[0], users, seconds, prefix) + ["--stop-timeout", "60"]
     with (BASE / f"locust-{name}.log").open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         next_sample = time.monotonic() + sample_every
@@ -93,7 +91,7 @@ def servers(stack: Stack) -> dict:
 
 def sample(stack: Stack, t0: float) -> dict:
     """RSS in KiB of every Rasa and action server, with the seconds since ``t0``."""
-    return {"t": round(time.monotonic() - t0, 1), **{n: rss_kib(pid) for n, pid in servers(stack).items()}}
+    return {"t": round(time.monotonic() - t0, 1), **{n: status_kib(pid, "VmRSS") for n, pid in servers(stack).items()}}
 
 
 def log_errors(stack: Stack, offsets: dict) -> list:

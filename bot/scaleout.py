@@ -95,17 +95,6 @@ def _port_open(port: int, host: str = HOST) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of process ``pid`` in KiB (``VmRSS`` in /proc); 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
 class Stack:
     """One scale-out stack (see the module docstring).
 

@@ -167,6 +167,11 @@ class Answerer:
         for fact in kb.facts.values():
             for name in {fact.subject, *fact.about}:
                 self.by_subject.setdefault(name, []).append(fact)
+        # the forms every question compares with, computed once (scoring reads them for every fact)
+        self.mention_text = {f.id: compact(f.text + f.value + f.quote) for f in kb.facts.values()}
+        self.match_text = {f.id: fold(f.text + " ".join(f.keywords)) for f in kb.facts.values()}
+        self.name_variants = {name: [c for c in (compact(v) for v in (name, *e.aliases)) if len(c) >= 2]
+                              for name, e in kb.entities.items()}
 
     # -- understanding ---------------------------------------------------
     def entities(self, question: str, nlu_values: tuple[str, ...] = ()) -> list[EntityMatch]:
@@ -204,10 +209,9 @@ class Answerer:
             return True
         if len(name) >= 4 and any(name in other for other in (fact.subject, *fact.about)):
             return True
-        ent = self.kb.entities.get(name)
-        variants = [name, *(ent.aliases if ent else [])]
-        body = compact(fact.text + fact.value + fact.quote)
-        return any(len(v) >= 2 and compact(v) in body for v in variants)
+        body = self.mention_text[fact.id]
+        variants = self.name_variants.get(name) or [c for c in (compact(name),) if len(c) >= 2]
+        return any(v in body for v in variants)
 
     def _score(self, fact: FactRow, query: Query, subjects: list[str], constraints: list[str]) -> tuple[float, float]:
         """``(score, term_coverage)``; score -inf when a constraint is not met."""
@@ -224,7 +228,7 @@ class Answerer:
                 ent += 1.2
         if query.future and fact.status == "plan":
             ent += 1.0
-        body = fold(fact.text + " ".join(fact.keywords))
+        body = self.match_text[fact.id]
         ent += sum(1.0 for v in query.typed if len(v) >= 3 and v in body)
         if fact.attribute in query.cues:
             attr = 3.0

@@ -9,18 +9,15 @@ canonical name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
 from .normalize import compact
 
 
-@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Matching form: ``compact``, lower case, katakana folded to hiragana
-    (so くやくしょサービス meets くやくしょさーびす).  Memoized like ``compact``:
-    answer scoring folds every candidate fact's text for every question."""
+    (so くやくしょサービス meets くやくしょさーびす)."""
     return "".join(chr(ord(ch) - 0x60) if "\u30a1" <= ch <= "\u30f6" else ch for ch in compact(text).lower())
 
 FUZZY_MIN_CHARS = 4  # variants shorter than this are matched exactly only

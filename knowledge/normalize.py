@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from functools import lru_cache
 
 # CJK radicals (U+2E80-2EFF) are not decomposed by NFKC; Kangxi radicals
 # (U+2F00-2FDF) are, but some to the traditional form rather than the
@@ -130,14 +129,11 @@ def normalize_line(line: str) -> str:
     return join_spaced(text).strip()
 
 
-@lru_cache(maxsize=8192)
 def compact(text: str) -> str:
     """``normalize_chars`` + markup removal with all whitespace removed.
 
     The form used to verify curated quotes against sources and to score
-    answers: ``compact("保 険 年 金 課")`` == ``"保険年金課"``.  Memoized (a pure
-    function of ``text``): scoring one question compacts every candidate
-    fact's text, the same few thousand strings for every question.
+    answers: ``compact("保 険 年 金 課")`` == ``"保険年金課"``.
     """
     return _WHITESPACE.sub("", strip_markup(normalize_chars(text)))
 
