@@ -37,7 +37,8 @@ STOP_TERMS = {
 @dataclass(frozen=True)
 class Morpheme:
     """One Sudachi morpheme: ``surface`` text, ``normalized`` form, ``reading``
-    (katakana), ``pos`` (first part-of-speech level), and character offsets."""
+    (katakana), ``pos`` (first part-of-speech level), character offsets, and
+    ``detail`` (the second and third levels, e.g. ("普通名詞", "サ変可能"))."""
 
     surface: str
     normalized: str
@@ -45,6 +46,7 @@ class Morpheme:
     pos: str
     start: int
     end: int
+    detail: tuple[str, str] = ("", "")
 
 
 @lru_cache(maxsize=1)
@@ -75,11 +77,11 @@ def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
     for base in range(0, len(text), _MAX_CHUNK):
         chunk = text[base:base + _MAX_CHUNK]
         with _lock:  # Sudachi tokenizers are not thread-safe
-            result = [(m.surface(), m.normalized_form(), m.reading_form(), m.part_of_speech()[0], m.begin(), m.end())
+            result = [(m.surface(), m.normalized_form(), m.reading_form(), m.part_of_speech(), m.begin(), m.end())
                       for m in tok.tokenize(chunk)]
         for surface, norm, reading, pos, begin, end in result:
             if surface.strip():
-                out.append(Morpheme(surface, norm, reading, pos, base + begin, base + end))
+                out.append(Morpheme(surface, norm, reading, pos[0], base + begin, base + end, (pos[1], pos[2])))
     return out
 
 
@@ -121,7 +123,11 @@ def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression (terms OR-ed, each double-quoted so no FTS5
     syntax in user input survives) for the content terms of ``text``, or None
     when it has none."""
-    q = terms(text, content_only=True)
-    if not q:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in q[:32])
+    return fts_terms_query(terms(text, content_only=True))
+
+
+def fts_terms_query(query_terms: list[str], limit: int = 32) -> str | None:
+    """The FTS5 MATCH expression for ``query_terms`` (at most ``limit`` of
+    them, each double-quoted, OR-ed), or None for none."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in query_terms[:limit] if t]
+    return " OR ".join(quoted) or None

@@ -50,31 +50,48 @@ class EntityMatcher:
         self.known = set(self._variants)
         self._by_length = sorted(self._variants, key=len, reverse=True)
         self._fuzzy = [v for v in self._by_length if len(v) >= FUZZY_MIN_CHARS]
+        # variants by their first two characters (one for one-character ward names): a scan of the
+        # text looks up each position instead of searching the text for every variant
+        self._by_prefix: dict[str, list[str]] = {}
+        for variant in self._by_length:
+            self._by_prefix.setdefault(variant[:2], []).append(variant)
+        # fuzzy candidates by character: a typo'd name still has all its characters but one
+        self._by_char: dict[str, list[str]] = {}
+        for variant in self._fuzzy:
+            for ch in set(variant):
+                self._by_char.setdefault(ch, []).append(variant)
 
     def find(self, text: str, fuzzy: bool = True) -> list[EntityMatch]:
         """Entities in ``text``, in order of appearance."""
         haystack = fold(text)
         taken = [False] * len(haystack)
         found: list[EntityMatch] = []
-        for variant in self._by_length:
-            start = haystack.find(variant)
-            while start >= 0:
-                end = start + len(variant)
-                if not any(taken[start:end]):
-                    name, etype = self._variants[variant]
-                    found.append(EntityMatch(name, etype, variant, start, end, 100.0))
-                    for i in range(start, end):
-                        taken[i] = True
-                start = haystack.find(variant, end)
+        occurrences = []  # (length, start, variant) of every variant occurring in the text
+        for start in range(len(haystack)):
+            for key in (haystack[start:start + 2], haystack[start]):
+                for variant in self._by_prefix.get(key, ()):
+                    if haystack.startswith(variant, start):
+                        occurrences.append((-len(variant), start, variant))
+        for _, start, variant in sorted(set(occurrences)):  # longest first, then leftmost; no overlaps
+            end = start + len(variant)
+            if not any(taken[start:end]):
+                name, etype = self._variants[variant]
+                found.append(EntityMatch(name, etype, variant, start, end, 100.0))
+                for i in range(start, end):
+                    taken[i] = True
         if fuzzy and self._fuzzy and len(haystack) >= FUZZY_MIN_CHARS:
-            free = "".join(ch if not taken[i] else " " for i, ch in enumerate(haystack))
-            for variant, score, _ in process.extract(free[:300], self._fuzzy, scorer=fuzz.partial_ratio,
+            free = "".join(ch if not taken[i] else " " for i, ch in enumerate(haystack))[:300]
+            hits: dict[str, int] = {}
+            for ch in set(free) - {" "}:
+                for variant in self._by_char.get(ch, ()):
+                    hits[variant] = hits.get(variant, 0) + 1
+            # at most one character of the name differs
+            choices = [v for v, n in hits.items() if n >= len(set(v)) - 1]
+            for variant, score, _ in process.extract(free, choices, scorer=fuzz.partial_ratio,
                                                      score_cutoff=FUZZY_CUTOFF, limit=5):
                 name, etype = self._variants[variant]
                 if score >= 100 or any(m.name == name for m in found):
                     continue
-                if sum(1 for ch in set(variant) if ch in free) < len(set(variant)) - 1:
-                    continue  # at most one character differs
                 found.append(EntityMatch(name, etype, variant, -1, -1, score))
         return sorted(found, key=lambda m: (m.start < 0, m.start))
 

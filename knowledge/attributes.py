@@ -1,0 +1,136 @@
+"""The table of what a question can ask for (``knowledge/attributes.yml``).
+
+``attributes()`` -> the :class:`Attributes` table, loaded once: per fact
+attribute its Japanese ``label``, its cue words and the attributes that
+satisfy a cue; per NLU intent its primary and secondary attributes; per fact
+status its label, note and markers.  Raises ``ValueError`` naming the entry
+when the file breaks its schema (see the file's header).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .entities import fold
+
+PATH = Path(__file__).with_name("attributes.yml")
+
+
+@dataclass(frozen=True)
+class Status:
+    """A fact status: ``label`` (staff page), ``note`` said after a fact of
+    this status ("" for plain facts), ``markers`` (words in a fact's text that
+    already say it)."""
+
+    label: str
+    note: str
+    markers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """``labels``: attribute -> Japanese label; ``cues``: (folded cue word,
+    attribute) pairs, longest word first; ``satisfied_by``: attribute ->
+    the attributes whose facts answer it (itself first); ``intents``: intent
+    -> ``(primary, secondary)`` attribute tuples; ``statuses``: status name
+    -> :class:`Status`; ``asking_words``: folded terms that say what is asked
+    rather than what it is about; ``question_words``: kind (future, present,
+    compare) -> folded words; ``hints``: folded asking word -> the intent it
+    hints at."""
+
+    labels: dict[str, str]
+    cues: tuple[tuple[str, str], ...]
+    satisfied_by: dict[str, tuple[str, ...]]
+    intents: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    statuses: dict[str, Status]
+    asking_words: frozenset[str]
+    question_words: dict[str, tuple[str, ...]]
+    hints: dict[str, str]
+
+    def hinted_intents(self, folded_terms: set[str]) -> set[str]:
+        """Intents that the asking words among ``folded_terms`` hint at."""
+        return {self.hints[t] for t in folded_terms if t in self.hints}
+
+    def has(self, kind: str, folded_question: str) -> bool:
+        """Whether ``folded_question`` holds one of the ``question_words`` of ``kind``."""
+        return any(word in folded_question for word in self.question_words.get(kind, ()))
+
+    def label(self, attribute: str) -> str:
+        """The Japanese label of ``attribute`` (the attribute itself when it has none)."""
+        return self.labels.get(attribute, attribute)
+
+    def cue_matches(self, folded_question: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int, str]]:
+        """``(start, end, attribute)`` of every cue word in ``folded_question``
+        (see ``entities.fold``), leaving out those inside the character spans
+        ``names`` (住所 in 住所変更の届出 is part of a name, not a cue)."""
+        out = []
+        for word, attribute in self.cues:
+            at = folded_question.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if not any(start <= at and end <= stop for start, stop in names):
+                    out.append((at, end, attribute))
+                at = folded_question.find(word, at + 1)
+        return sorted(out)
+
+    def cue_attributes(self, folded_question: str, names: list[tuple[int, int]] = ()) -> tuple[str, ...]:
+        """Attributes named by cue words in ``folded_question`` outside the
+        spans ``names``, in order of first appearance, without repeats; a
+        general one is left out when a more specific one it covers is named
+        too (参加費はいくら: fee, not amount)."""
+        found = list(dict.fromkeys(attribute for _, _, attribute in self.cue_matches(folded_question, names)))
+        return tuple(a for a in found if not any(o != a and o in self.satisfied_by[a] for o in found))
+
+
+def load(path: Path | str = PATH) -> Attributes:
+    """Read and check the attribute table at ``path``.
+
+    Raises:
+        ValueError: an attribute without a label, a ``satisfied_by`` or
+            intent naming an unknown attribute, an empty cue, or a status
+            without a label.
+    """
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    table = data["attributes"]
+    labels, cues, satisfied = {}, [], {}
+    for name, spec in table.items():
+        if not isinstance(spec, dict) or not spec.get("label"):
+            raise ValueError(f"{path}: attribute {name!r} needs a label")
+        labels[name] = spec["label"]
+        for word in spec.get("cues") or []:
+            if not str(word).strip():
+                raise ValueError(f"{path}: attribute {name!r} has an empty cue")
+            cues.append((fold(str(word)), name))
+        others = tuple(spec.get("satisfied_by") or ())
+        unknown = [a for a in others if a not in table]
+        if unknown:
+            raise ValueError(f"{path}: {name}.satisfied_by names unknown attributes {unknown}")
+        satisfied[name] = (name, *others)
+    intents = {}
+    for intent, spec in data["intents"].items():
+        primary, secondary = tuple(spec.get("primary") or ()), tuple(spec.get("secondary") or ())
+        unknown = [a for a in primary + secondary if a not in table]
+        if unknown:
+            raise ValueError(f"{path}: intent {intent!r} names unknown attributes {unknown}")
+        intents[intent] = (primary, secondary)
+    statuses = {}
+    for name, spec in data["statuses"].items():
+        if not spec.get("label"):
+            raise ValueError(f"{path}: status {name!r} needs a label")
+        statuses[name] = Status(spec["label"], spec.get("note") or "", tuple(spec.get("markers") or ()))
+    cues.sort(key=lambda c: -len(c[0]))
+    asking = frozenset(fold(str(w)) for words in (data.get("asking_words") or {}).values() for w in words)
+    hints = {fold(str(w)): group for group, words in (data.get("asking_words") or {}).items() if group in intents
+             for w in words}
+    question_words = {kind: tuple(fold(str(w)) for w in words)
+                      for kind, words in (data.get("question_words") or {}).items()}
+    return Attributes(labels, tuple(cues), satisfied, intents, statuses, asking, question_words, hints)
+
+
+@lru_cache(maxsize=1)
+def attributes() -> Attributes:
+    """The table of ``knowledge/attributes.yml``, loaded once."""
+    return load(PATH)
