@@ -17,12 +17,9 @@ from collections import defaultdict
 
 import yaml
 
+from knowledge.scoring import judge, squash  # noqa: F401  (squash is re-exported)
+
 from .servers import post_message, running
-
-
-def squash(text: str) -> str:
-    """NFKC with all whitespace removed (the eval's comparison form)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def reply_of(messages: list[dict]) -> tuple[str, str | None]:
@@ -33,31 +30,21 @@ def reply_of(messages: list[dict]) -> tuple[str, str | None]:
     return text, statuses[0] if statuses else None
 
 
-def judge(case: dict, text: str, status: str | None) -> tuple[bool, bool]:
-    """``(passed, stated_forbidden)`` for one case or dialogue turn."""
-    body = squash(text)
-    forbidden = any(squash(f) in body for f in case.get("forbid") or [])
-    if not case.get("answerable", True):
-        return status == "not_found" and not forbidden, forbidden
-    ok = all(squash(k) in body for k in case.get("expect_all") or [])
-    if case.get("expect_any"):
-        ok = ok and any(squash(k) in body for k in case["expect_any"])
-    return ok and not forbidden, forbidden
-
-
 def load_cases(path: str) -> list[tuple[str, str, dict]]:
     """Cases of an eval file in order: ``(case_id, conversation, case)``.
 
     Single cases are conversations of their own; the turns of a dialogue share
-    the dialogue's id as ``conversation`` and are ids ``D-01#2``.  Each case
+    the dialogue's id as ``conversation`` and are ids ``D-01#2`` (the turn's
+    ``turn`` number, else its position from 1).  Each case
     dict has ``question`` (a turn's ``user``) and the eval fields.
     """
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     cases = [(case["id"], case["id"], case) for case in data.get("single") or []]
     for dialogue in data.get("dialogues") or []:
-        for turn in dialogue["turns"]:
-            cases.append((f"{dialogue['id']}#{turn['turn']}", dialogue["id"], {**turn, "question": turn["user"]}))
+        for number, turn in enumerate(dialogue["turns"], start=1):
+            cases.append((f"{dialogue['id']}#{turn.get('turn', number)}", dialogue["id"],
+                          {**turn, "question": turn["user"]}))
     return cases
 
 

@@ -49,6 +49,36 @@ def _build(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    import json
+
+    import sqlite_utils
+
+    from .build import DEFAULT_DB
+    from .kb import KnowledgeBase
+    from .train import evaluate, load_cases, train
+
+    path = args.db or DEFAULT_DB
+    kb = KnowledgeBase(path)
+    cases = load_cases(facts=kb.facts)
+    model = kb.answer_model() if args.report_only else train(kb, cases)
+    if model is None:
+        print(f"error: {path} has no answer model; run without --report-only", file=sys.stderr)
+        return 2
+    if not args.report_only:
+        db = sqlite_utils.Database(path)
+        db["answer_model"].delete_where()
+        db["answer_model"].insert({"model": json.dumps(model.to_dict(), ensure_ascii=False)})
+        db.conn.commit()
+        print(f"trained on {model.report['train_cases']} questions; threshold {model.threshold:.3f}")
+    r = evaluate(kb, model, cases)
+    print(f"answerability on the held-out fifth of knowledge/answerability ({r['cases']} questions, "
+          f"{r['answerable']} answerable): precision {r['precision']:.3f} ({r['right']}/{r['answered']} answers "
+          f"right), recall {r['recall']:.3f} ({r['right']}/{r['answerable']}), unanswerable declined "
+          f"{r['declined_unanswerable']}/{r['unanswerable']}")
+    return 0
+
+
 def _export(args) -> int:
     from .build import DEFAULT_DB
     from .lexicon import DEFAULT_OUT, export_nlu
@@ -137,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=None, help="output width in columns (default: the terminal's)")
     p.add_argument("--context", type=int, default=2, help="source: lines of context on each side (default 2)")
     p.set_defaults(func=_show)
+    p = sub.add_parser("train", help="retrain the answer model of a built knowledge base; print its held-out figures")
+    p.add_argument("--db", default=None)
+    p.add_argument("--report-only", action="store_true", help="only print the figures of the stored model")
+    p.set_defaults(func=_train)
     p = sub.add_parser("export", help="write the NLU lookup tables and synonyms")
     p.add_argument("--db", default=None)
     p.add_argument("--out", default=None)

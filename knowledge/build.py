@@ -11,7 +11,9 @@
   ``contacts``, ``openings``, ``committees``, ``definitions``, ``timeline``,
   ``statistics``, ``rules``, ``opinions``;
 * ``patterns`` -- phone numbers, e-mail addresses, URLs and dates found by code;
-* ``lexicon`` -- names, kana and variants of every entity (for NLU and lookup).
+* ``lexicon`` -- names, kana and variants of every entity (for NLU and lookup);
+* ``answer_model`` -- the ranker and answerability classifier trained on
+  ``knowledge/answerability/*.yml`` (``knowledge.train``), as JSON.
 
 Every fact row carries its provenance: ``doc``, ``line_start``, ``line_end``,
 ``quote``, ``status``, ``as_of``.  The build is all-or-nothing: it writes to a
@@ -158,6 +160,20 @@ def _lexicon_rows(entities) -> list[dict]:
     return rows
 
 
+def _train_answer_model(path: Path, entities):
+    """Check the citizen vocabulary against the entities, then train the
+    ranker and answerability classifier (``knowledge.train``) on the
+    knowledge base being built at ``path``.  Raises ``VocabularyError``."""
+    from .kb import KnowledgeBase
+    from .train import load_cases, train
+    from .vocabulary import PATH as VOCABULARY, Vocabulary
+
+    if VOCABULARY.is_file():
+        Vocabulary.load(VOCABULARY, {e.name for e in entities})
+    kb = KnowledgeBase(path)
+    return train(kb, load_cases(facts=kb.facts))
+
+
 def build(db_path: Path | str = DEFAULT_DB, sources_dir: Path = SOURCES_DIR,
           facts_dir: Path = curated.FACTS_DIR, verbose: bool = True) -> dict[str, int]:
     """Build the knowledge base at ``db_path``; return row counts per table.
@@ -221,6 +237,11 @@ def build(db_path: Path | str = DEFAULT_DB, sources_dir: Path = SOURCES_DIR,
     for table in ("services", "organisation", "events", "committees", *TYPED_TABLES, "lexicon"):
         if not db[table].exists():
             db[table].create({"id": str})
+    db.conn.commit()
+    db.close()
+    model = _train_answer_model(tmp, entities)
+    db = sqlite_utils.Database(tmp)
+    db["answer_model"].insert({"model": json.dumps(model.to_dict(), ensure_ascii=False)})
     db.conn.commit()
     db.close()
     os.replace(tmp, db_path)

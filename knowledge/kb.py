@@ -91,9 +91,23 @@ class KnowledgeBase:
                     terms=set((row["terms"] or "").split()),
                 )
             self.passage_count = conn.execute("select count(*) from passages").fetchone()[0]
+            tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+            self._model = None
+            if "answer_model" in tables:
+                row = conn.execute("select model from answer_model").fetchone()
+                self._model = json.loads(row[0]) if row else None
         except sqlite3.DatabaseError as exc:
             raise KnowledgeBaseError(f"knowledge base {self.path} is unreadable or corrupt: {exc} "
                                      f"(rebuild it with `{REBUILD}`)") from exc
+
+    def answer_model(self):
+        """The answer model trained at build time (``decide.Model``), or None
+        for a knowledge base built without one."""
+        if self._model is None:
+            return None
+        from .decide import Model
+
+        return Model.from_dict(self._model)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -113,6 +127,30 @@ class KnowledgeBase:
             "select facts.id, bm25(facts_fts) as rank from facts_fts join facts on facts.rowid = facts_fts.rowid "
             "where facts_fts match ? order by rank limit ?", (query, limit)).fetchall()
         return [(self.facts[r["id"]], -r["rank"]) for r in rows]
+
+    def search_fact_terms(self, terms: list[str], limit: int = 40) -> list[tuple[FactRow, float]]:
+        """Facts matching any of ``terms`` (analyzer terms, e.g. a
+        ``Query.terms``), best first, with a positive BM25 relevance
+        (negated FTS5 ``bm25()``; k1 1.2, b 0.75).  ``[]`` for no terms."""
+        query = analyzer.fts_terms_query(terms)
+        if not query:
+            return []
+        rows = self._conn().execute(
+            "select facts.id, bm25(facts_fts) as rank from facts_fts join facts on facts.rowid = facts_fts.rowid "
+            "where facts_fts match ? order by rank limit ?", (query, limit)).fetchall()
+        return [(self.facts[r["id"]], -r["rank"]) for r in rows]
+
+    def bm25_of(self, terms: list[str], fact_ids: list[str]) -> dict[str, float]:
+        """BM25 relevance (as ``search_fact_terms``) of each of ``fact_ids``
+        that matches any of ``terms``; facts that match none are absent."""
+        query = analyzer.fts_terms_query(terms)
+        if not query or not fact_ids:
+            return {}
+        marks = ",".join("?" * len(fact_ids))
+        rows = self._conn().execute(
+            "select facts.id, bm25(facts_fts) as rank from facts_fts join facts on facts.rowid = facts_fts.rowid "
+            f"where facts_fts match ? and facts.id in ({marks})", (query, *fact_ids)).fetchall()  # noqa: S608
+        return {r["id"]: -r["rank"] for r in rows}
 
     def search_passages(self, text: str, limit: int = 5) -> list[tuple[dict, float]]:
         """Passages matching ``text``: ``(row, score)`` with row keys id, doc,

@@ -64,6 +64,22 @@ def asked_intent(message: dict) -> str | None:
     return None
 
 
+def intent_ranking(message: dict) -> list[tuple[str, float]]:
+    """``(intent, confidence)`` of the ``ask_*`` intents the NLU ranked for
+    ``message`` (a tracker's ``latest_message``), best first."""
+    return [(r["name"], float(r.get("confidence") or 0.0)) for r in message.get("intent_ranking") or []
+            if (r.get("name") or "").startswith("ask_")]
+
+
+def previous_intent(events: list[dict]) -> str | None:
+    """The ``ask_*`` intent of the user turn before the latest one in
+    ``events`` (a tracker's events), or None."""
+    users = [e for e in events if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    return asked_intent(users[-2].get("parse_data") or {})
+
+
 class ActionAnswer(Action):
     """Answer from the knowledge base, keeping the topic in the ``topic`` slot."""
 
@@ -94,7 +110,8 @@ class ActionAnswer(Action):
             return []
         values = tuple(str(e.get("value")) for e in message.get("entities") or [] if e.get("value"))
         kb_intent = asked_intent(message)
-        answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today())
+        answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today(),
+                                   previous_intent(tracker.events), intent_ranking(message) or None)
         named = answerer().entities(text, values) or answerer().cue_attributes(text)
         if intent == "out_of_scope" and (answer.status != "answered" or not named):
             dispatcher.utter_message(response="utter_out_of_scope", buttons=answerer().suggestions(None))

@@ -1,0 +1,211 @@
+"""Decide: answer with which facts, say the documents do not state it, or ask back.
+
+``Decider(model).decide(query, candidates)`` -> :class:`Decision`.
+
+1. **Clarify** when the question names nothing and asks nothing.
+2. **Not in the documents**, by what the question itself says: it names
+   something more specific than any entity (障害者手帳) and nothing else; or a
+   cue word asks for an attribute (fee, hours, what to bring …) that no
+   candidate about its subject has.
+3. **Rank** the remaining candidates with the trained ranker (logistic
+   regression over ``retrieve.FEATURES``: the probability that the fact
+   answers the question).
+4. **Answer or not**: the trained answerability classifier (logistic
+   regression over the best candidate's ranker probability and the features that say whether the fact is about what is
+   asked) gives the probability that answering with it is right; below the
+   threshold the reply is "not in the documents".  The threshold was chosen
+   on held-out folds of the training questions for a wrong answer costing
+   ``WRONG_ANSWER_COST`` times a needless decline.
+5. The answer holds the best fact, plus the best fact of each other named
+   subject and of each other cue attribute, and runners-up that answer the
+   same thing (an attribute of the same cue or intent), each only if the
+   classifier would answer with it alone.
+
+Both models are trained by :mod:`knowledge.train` at build time on the
+labelled questions in ``knowledge/answerability/`` and stored in the
+knowledge base (``answer_model`` table); see ``Model``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .kb import FactRow
+from .retrieve import Candidate, satisfying
+from .understand import Query
+
+WRONG_ANSWER_COST = 2.0  # a wrong answer costs this many needless declines (decides the threshold)
+MAX_FACTS = 4  # most facts one answer says
+DECISION_FEATURES = (
+    "top", "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context",
+    "direct", "attr_asked", "attr_hinted", "cue_missed", "content_coverage", "focus_coverage", "year_mismatch", "precision_missed", "bm25_rest",
+    "nothing_named", "unknown_nouns", "proposal", "plan_present", "carried", "no_intent", "direct_focus",
+    "unnamed_coverage",
+)
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A logistic regression: ``weights`` (one per feature name in
+    ``features``) and ``bias``; ``probability(values)`` -> 0..1."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def logit(self, values: dict[str, float]) -> float:
+        """``w · x + b`` for feature dict ``values`` (missing features are 0)."""
+        return self.bias + sum(w * values.get(name, 0.0) for name, w in zip(self.features, self.weights))
+
+    def probability(self, values: dict[str, float]) -> float:
+        """The model's probability (0..1) for feature dict ``values``."""
+        z = max(-30.0, min(30.0, self.logit(values)))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (``from_dict`` reads it back)."""
+        return {"features": list(self.features), "weights": list(self.weights), "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LinearModel":
+        """The model written by ``to_dict``."""
+        return cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]))
+
+
+@dataclass(frozen=True)
+class Model:
+    """The trained ``ranker`` (over ``retrieve.FEATURES``), the
+    answerability classifier ``decider`` (over ``DECISION_FEATURES``) and
+    its ``threshold`` (0..1); ``report`` holds the training figures."""
+
+    ranker: LinearModel
+    decider: LinearModel
+    threshold: float
+    report: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (``from_dict`` reads it back)."""
+        return {"ranker": self.ranker.to_dict(), "decider": self.decider.to_dict(), "threshold": self.threshold,
+                "report": self.report}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Model":
+        """The model written by ``to_dict``."""
+        return cls(LinearModel.from_dict(data["ranker"]), LinearModel.from_dict(data["decider"]),
+                   float(data["threshold"]), data.get("report") or {})
+
+
+@dataclass
+class Decision:
+    """What to say: ``kind`` answer | not_found | clarify; ``facts`` to say
+    (answer); ``missing`` the attributes asked for that the documents do not
+    give (not_found); ``about`` the entity names the reply is about;
+    ``partial`` the question names something more specific than ``about``;
+    ``probability`` the classifier's probability for the best candidate
+    (0..1, or None when a rule decided); ``query`` the understood question."""
+
+    kind: str
+    query: Query
+    facts: list[FactRow] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
+    about: list[str] = field(default_factory=list)
+    partial: bool = False
+    probability: float | None = None
+
+
+def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> dict[str, float]:
+    """The classifier's features for answering with ``ranked[index]``
+    (``ranked`` sorted by ranker score, best first)."""
+    cand = ranked[index]
+    values = {name: cand.features.get(name, 0.0) for name in DECISION_FEATURES}
+    values["top"] = cand.score
+    values["carried"] = float(query.carried)
+    return values
+
+
+def about_subject(cand: Candidate) -> bool:
+    """Whether the candidate's fact is about a named subject (as its subject
+    or in its ``about``; a passing mention does not count)."""
+    return bool(cand.features.get("subject") or cand.features.get("about"))
+
+
+class Decider:
+    """Applies a trained :class:`Model` (see module docstring)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def rank(self, candidates: list[Candidate]) -> list[Candidate]:
+        """``candidates`` with ``score`` set to the ranker's probability, best
+        first (ties: higher BM25, then fact id)."""
+        for cand in candidates:
+            cand.score = self.model.ranker.probability(cand.features)
+        return sorted(candidates, key=lambda c: (-c.score, -c.bm25, c.fact.id))
+
+    @staticmethod
+    def eligible(query: Query, candidates: list[Candidate]) -> tuple[list[Candidate], tuple[str, ...]]:
+        """``(candidates that may answer, attributes asked but missing)``.
+
+        A cue names exactly what is asked: when the question names a subject
+        (or has one as context), only facts about it that give a cue
+        attribute may answer, and when none does, the cue attributes are
+        missing.
+        """
+        if not query.cues or not (query.subjects or query.office or query.context):
+            return candidates, ()
+        wanted = satisfying(query.cues)
+        about = [c for c in candidates if c.fact.attribute in wanted
+                 and (about_subject(c) or c.features["office"] or c.features["context"])]
+        if about:
+            return about, ()
+        return [], query.cues
+
+    def decide(self, query: Query, candidates: list[Candidate]) -> Decision:
+        """The :class:`Decision` for ``query`` over its ``candidates``."""
+        # what the reply is about: the names it gives, else the nouns the documents never use (パスポート)
+        about = (query.subject_names + query.constraints) or query.unknown
+        if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown):
+            return Decision("clarify", query)
+        if query.partial and not query.subjects:
+            return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)
+        pool, missing = self.eligible(query, candidates)
+        if missing:
+            return Decision("not_found", query, missing=missing, about=about)
+        ranked = self.rank(pool)
+        if not ranked:
+            return Decision("not_found", query, missing=query.asked, about=about)
+        probability = self.model.decider.probability(decision_features(ranked, query))
+        if probability < self.model.threshold:
+            return Decision("not_found", query, missing=query.asked, about=about, probability=probability)
+        return Decision("answer", query, self.select(ranked, query), about=about, probability=probability)
+
+    @staticmethod
+    def group_of(attribute: str, query: Query) -> set[str]:
+        """The attributes that answer the same thing as ``attribute`` for
+        ``query``: those its cue or its intent names with it, else itself."""
+        for group in (satisfying(query.cues), set(query.primary)):
+            if attribute in group:
+                return group
+        return {attribute}
+
+    def select(self, ranked: list[Candidate], query: Query) -> list[FactRow]:
+        """The facts to say (see module docstring, step 5)."""
+        best = ranked[0]
+        chosen = [best]
+        answerable = [c for i, c in enumerate(ranked[1:12], start=1)
+                      if self.model.decider.probability(decision_features(ranked, query, i)) >= self.model.threshold]
+        for name in query.subject_names:
+            if not any(c.fact.subject == name or name in c.fact.about for c in chosen):
+                chosen += [c for c in answerable if c.fact.subject == name or name in c.fact.about][:1]
+        for cue in query.cues:
+            wanted = satisfying((cue,))
+            if not any(c.fact.attribute in wanted for c in chosen):
+                chosen += [c for c in answerable if c.fact.attribute in wanted][:1]
+        group = self.group_of(best.fact.attribute, query)
+        chosen += [c for c in answerable if c.fact.attribute in group]
+        out: list[FactRow] = []
+        for cand in chosen:
+            if cand.fact.id not in {f.id for f in out} and cand.fact.text not in {f.text for f in out}:
+                out.append(cand.fact)
+        return out[:MAX_FACTS]
+

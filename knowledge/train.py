@@ -1,0 +1,276 @@
+"""Train the ranker and the answerability classifier on labelled questions.
+
+The questions live in ``knowledge/answerability/*.yml`` (the format of the
+dev sets in ``../shared/eval`` plus ``facts``: the ids of the curated facts
+any one of which answers an answerable case).  They were written for this
+purpose from the documents and from the kinds of questions citizens send; the
+dev sets are never read here.
+
+``train(kb, cases)`` -> ``decide.Model``:
+
+* every single case (small talk left out) is understood twice, with its
+  labelled intent and with no intent (as when the NLU is unsure), and its
+  candidates are retrieved as at run time;
+* the **ranker** (scikit-learn ``LogisticRegression``) learns which
+  candidate facts are a listed answer;
+* the **classifier** learns, from the best candidate of out-of-fold rankers
+  (5 folds), whether answering with it is right (answerable and a listed
+  fact); its **threshold** minimises ``WRONG_ANSWER_COST`` x wrong answers +
+  needless declines on out-of-fold probabilities;
+* a deterministic fifth of the cases (``split(case) == "test"``) is held out
+  of all of this; ``evaluate(kb, model, cases)`` reports precision and recall
+  on it (``python -m knowledge train --report``).
+
+Run time: a few seconds (Sudachi on each question, then small fits).
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .decide import DECISION_FEATURES, WRONG_ANSWER_COST, Decider, LinearModel, Model, decision_features
+from .kb import KnowledgeBase
+from .retrieve import FEATURES, Candidate, Retriever
+from .scoring import judge
+from .understand import Understander
+from .vocabulary import vocabulary
+
+QUESTIONS_DIR = Path(__file__).with_name("answerability")
+FOLDS = 5
+INTENTS = {
+    "venue": "ask_venue", "datetime": "ask_datetime", "deadline": "ask_deadline", "eligibility": "ask_eligibility",
+    "counter": "ask_counter", "contact": "ask_contact", "procedure": "ask_procedure",
+    "fee_capacity": "ask_fee_capacity", "overview": "ask_overview", "history": "ask_history",
+    "statistics": "ask_statistics", "rule": "ask_rule",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled question: ``id``, ``question``, NLU ``intent`` (or None),
+    ``answerable``, ``facts`` (ids of facts that answer it; ``kinds`` their
+    subjects and attributes: a fact of the same kind answers too), ``case`` (the raw
+    eval-format dict, for scoring by its keys); for a dialogue turn, the
+    ``topic`` (the subject of the previous answered turn's first listed fact)
+    and ``previous_intent``."""
+
+    id: str
+    question: str
+    intent: str | None
+    answerable: bool
+    facts: frozenset[str]
+    case: dict
+    topic: str | None = None
+    previous_intent: str | None = None
+    kinds: frozenset = frozenset()  # (subject, attribute) of the listed facts
+
+
+def split(case_id: str) -> str:
+    """"test" for a deterministic fifth of the cases (a dialogue's turns go together), else "train"."""
+    return "test" if zlib.crc32(case_id.split("#")[0].encode("utf-8")) % FOLDS == 0 else "train"
+
+
+def load_cases(directory: Path | str = QUESTIONS_DIR, facts: dict | None = None) -> list[Case]:
+    """Single cases and dialogue turns of every ``*.yml`` in ``directory``
+    (small talk left out).  ``facts`` (fact id -> ``FactRow``) gives
+    dialogue turns their topic; without it they have none.
+
+    Raises:
+        FileNotFoundError: the directory holds no question file.
+    """
+    files = sorted(Path(directory).glob("*.yml"))
+    if not files:
+        raise FileNotFoundError(f"no labelled questions in {directory}")
+    facts = facts or {}
+
+    def case(case_id: str, raw: dict, question: str, topic=None, previous=None) -> Case:
+        listed = [f for f in raw.get("facts") or () if f in facts]
+        return Case(case_id, question, INTENTS.get(raw.get("intent")), bool(raw.get("answerable")),
+                    frozenset(raw.get("facts") or ()), raw, topic, previous,
+                    frozenset((facts[f].subject, facts[f].attribute) for f in listed))
+
+    out = []
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out += [case(str(raw["id"]), raw, str(raw["question"])) for raw in data.get("single") or []
+                if raw.get("intent") != "smalltalk"]
+        for dialogue in data.get("dialogues") or []:
+            topic = previous = None
+            for number, turn in enumerate(dialogue.get("turns") or [], start=1):
+                if turn.get("intent") != "smalltalk":
+                    out.append(case(f"{dialogue['id']}#{number}", turn, str(turn["user"]), topic, previous))
+                listed = [f for f in turn.get("facts") or () if f in facts]
+                if listed:
+                    topic = facts[listed[0]].subject
+                previous = INTENTS.get(turn.get("intent")) or previous
+    return out
+
+
+@dataclass
+class Example:
+    """One understood question: its ``case``, the intent used, the
+    candidates that may answer (``pool``) and what a rule decided before
+    ranking (``ruled``: "" when the models decide)."""
+
+    case: Case
+    intent: str | None
+    pool: list[Candidate]
+    ruled: str
+    query: object
+
+
+def examples(kb: KnowledgeBase, cases: list[Case], both_intents: bool = False) -> list[Example]:
+    """Understand and retrieve each case (with its intent and, if
+    ``both_intents``, with none), as ``Answerer`` does at run time."""
+    understander = Understander(kb, vocabulary())
+    retriever = Retriever(kb)
+    out = []
+    for case in cases:
+        for intent in ([case.intent, None] if both_intents and case.intent else [case.intent]):
+            query = understander.understand(case.question, intent, (), case.topic, None, case.previous_intent)
+            candidates = retriever.candidates(query)
+            ruled = ""
+            if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown):
+                ruled = "clarify"
+            elif query.partial and not query.subjects:
+                ruled = "not_found"
+            pool, missing = Decider.eligible(query, candidates)
+            if not ruled and missing:
+                ruled = "not_found"
+            out.append(Example(case, intent, pool if not ruled else [], ruled, query))
+    return out
+
+
+def _fit(rows: list[list[float]], labels: list[int], names: tuple[str, ...]) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(labels)) < 2:
+        return LinearModel(names, tuple(0.0 for _ in names), 0.0 if labels and labels[0] else -5.0)
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit(rows, labels)
+    return LinearModel(names, tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+
+
+def answers(case: Case, fact) -> bool:
+    """Whether saying ``fact`` answers ``case``: it is a listed fact, or its
+    text holds every expected key of the case (``expect_all``, one of
+    ``expect_any``, when the case has keys) and none of its forbidden ones,
+    as the dev sets' scoring judges a reply."""
+    if not case.answerable:
+        return False
+    if fact.id in case.facts or (fact.subject, fact.attribute) in case.kinds:
+        return True
+    keys = case.case.get("expect_all") or []
+    if not keys and not case.case.get("expect_any"):
+        return False
+    ok, forbidden = judge(case.case, fact.text, None)
+    return ok and not forbidden
+
+
+def answer_right(case: Case, ranked: list[Candidate], query, depth: int = 4) -> bool:
+    """Whether answering with ``ranked[0]`` is right: it answers ``case``, or
+    one of the next candidates (up to ``depth`` in all) that answer the same
+    thing does (the answer says those too; see ``Decider.select``)."""
+    group = Decider.group_of(ranked[0].fact.attribute, query)
+    return any(answers(case, c.fact) for c in ranked[:depth] if c is ranked[0] or c.fact.attribute in group)
+
+
+def fit_ranker(train: list[Example]) -> LinearModel:
+    """The ranker fitted on every candidate of ``train`` (label: ``answers``)."""
+    rows, labels = [], []
+    for ex in train:
+        for cand in ex.pool:
+            rows.append(cand.vector())
+            labels.append(int(answers(ex.case, cand.fact)))
+    return _fit(rows, labels, FEATURES)
+
+
+def _top(ranker: LinearModel, ex: Example) -> tuple[dict[str, float], int] | None:
+    """Decision features of the best candidate under ``ranker``, and whether
+    answering with it is right; None when the example has no candidate."""
+    if not ex.pool:
+        return None
+    ranked = Decider(Model(ranker, ranker, 0.5)).rank(list(ex.pool))
+    right = int(answer_right(ex.case, ranked, ex.query))
+    return decision_features(ranked, ex.query), right
+
+
+def _folds(items: list, key) -> list[list]:
+    folds: list[list] = [[] for _ in range(FOLDS)]
+    for item in items:
+        folds[zlib.crc32(key(item).encode("utf-8")) % FOLDS].append(item)
+    return folds
+
+
+def out_of_fold(train: list[Example]) -> list[tuple[dict[str, float], int]]:
+    """Decision features and labels of each example's best candidate, ranked
+    by a ranker that did not see the example's case."""
+    out = []
+    folds = _folds(train, lambda ex: ex.case.id + "#")
+    for i, held in enumerate(folds):
+        ranker = fit_ranker([ex for j, fold in enumerate(folds) if j != i for ex in fold])
+        out += [top for ex in held if (top := _top(ranker, ex)) is not None]
+    return out
+
+
+def choose_threshold(scored: list[tuple[float, int]]) -> float:
+    """The threshold minimising ``WRONG_ANSWER_COST`` x answered-but-wrong +
+    declined-but-right over ``(probability, right)`` pairs."""
+    best = (float("inf"), 0.5)
+    for threshold in sorted({round(p, 3) for p, _ in scored} | {0.5}):
+        cost = sum(WRONG_ANSWER_COST for p, right in scored if p >= threshold and not right)
+        cost += sum(1.0 for p, right in scored if p < threshold and right)
+        best = min(best, (cost, threshold))
+    return best[1]
+
+
+def train(kb: KnowledgeBase, cases: list[Case]) -> Model:
+    """Fit the ranker, the classifier and its threshold on the "train"
+    split of ``cases`` (see module docstring)."""
+    train_examples = [ex for ex in examples(kb, [c for c in cases if split(c.id) == "train"])]
+    decidable = [ex for ex in train_examples if not ex.ruled]
+    ranker = fit_ranker(decidable)
+    tops = out_of_fold(decidable)
+    decider = _fit([[v[n] for n in DECISION_FEATURES] for v, _ in tops], [y for _, y in tops], DECISION_FEATURES)
+    # the threshold from out-of-fold probabilities of the classifier too
+    scored = []
+    folds = _folds(list(range(len(tops))), lambda i: str(i))
+    for i, held in enumerate(folds):
+        rest = [tops[k] for j, fold in enumerate(folds) if j != i for k in fold]
+        model = _fit([[v[n] for n in DECISION_FEATURES] for v, _ in rest], [y for _, y in rest], DECISION_FEATURES)
+        scored += [(model.probability(tops[k][0]), tops[k][1]) for k in held]
+    threshold = choose_threshold(scored)
+    report = {"train_cases": len({ex.case.id for ex in train_examples}), "decidable_examples": len(decidable),
+              "right_at_top": sum(y for _, y in tops), "threshold": threshold}
+    return Model(ranker, decider, threshold, report)
+
+
+def evaluate(kb: KnowledgeBase, model: Model, cases: list[Case]) -> dict:
+    """Precision and recall of answering on the "test" split of ``cases``
+    (with their labelled intents).
+
+    Returns ``{"cases", "answerable", "answered", "right", "precision",
+    "recall", "declined_unanswerable", "unanswerable"}``: ``right`` counts
+    answers whose best fact is a listed one; precision = right / answered;
+    recall = right / answerable.
+    """
+    from .answer import Answerer
+
+    answerer = Answerer(kb, model=model)
+    test = [c for c in cases if split(c.id) == "test"]
+    answered = right = declined = 0
+    for case in test:
+        decision = answerer.decision(case.question, case.intent, (), case.topic, None, case.previous_intent)
+        if decision.kind == "answer":
+            answered += 1
+            right += int(answers(case, decision.facts[0]))
+        elif not case.answerable:
+            declined += 1
+    answerable = sum(c.answerable for c in test)
+    unanswerable = len(test) - answerable
+    return {"cases": len(test), "answerable": answerable, "answered": answered, "right": right,
+            "precision": right / answered if answered else 0.0, "recall": right / answerable if answerable else 0.0,
+            "declined_unanswerable": declined, "unanswerable": unanswerable}

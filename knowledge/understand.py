@@ -1,0 +1,384 @@
+"""Understand a question: what it names, what it asks for, what it does not know.
+
+``Understander(kb, vocabulary).understand(question, intent, entities, topic,
+today, previous_intent)`` -> :class:`Query`.  The steps:
+
+1. normalize the text (``normalize.normalize_query``) and fold it
+   (``entities.fold``);
+2. find the entities it names (``EntityMatcher``: exact, kana, typos; NLU
+   entity values are resolved too) and the citizens' words it uses
+   (``vocabulary``: 婚姻届 -> 戸籍, with the reason); an entity named only as
+   the head of a longer unknown compound (障害者 in 障害者手帳) is *partial*,
+   not named;
+3. sort them: wards are *constraints* (a fact must mention them), 区役所 is the
+   ward office in general (``office``), the rest are *subjects*;
+4. read the attributes asked for: from the intent (``attributes.yml``
+   ``intents``) and from cue words that name an attribute in general
+   (いくら -> fee);
+5. collect the content terms (Sudachi normalized forms and readings) for
+   retrieval, with the vocabulary's duty terms added; the *content* the names
+   and cue words do not explain; and the *unknown* nouns that no document,
+   fact, name or vocabulary entry uses (犬, ATM);
+6. topic: the conversation's topic carries over only for an ellipsis, a turn
+   that names nothing: no entity, not 区役所, no noun the knowledge base does
+   not know (「締め切りは？」「跡地はどうなるの？」); a turn that names
+   something starts a new topic; a turn made of a name and は alone
+   (「じゃあ支所は？」) asks
+   the previous question about the new name, with the old topic as context;
+7. a question that names nothing at all and asks for an event's details
+   (「会場どこ？」) is taken to be about the current event, as context, and the
+   answer says so.
+
+Pure: reads the knowledge base, never writes; no state between questions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from . import analyzer
+from .attributes import Attributes, attributes
+from .dates import find_dates
+from .entities import EntityMatch, EntityMatcher, fold
+from .kb import KnowledgeBase
+from .normalize import normalize_query
+from .vocabulary import Inference, Vocabulary
+
+NLU_SCORE = 90.0  # match score given to an entity that only the NLU found
+OFFICE = "区役所"  # the ward office in general: named, it starts a topic of its own
+PREDICATE_POS = {"動詞", "形容詞", "形状詞"}
+UNINFORMATIVE_NOUNS = {"副詞可能", "助数詞可能", "助数詞"}
+SENTENCE_ENDS = ("。", "！", "？", "!", "?", "\n")
+# what an event notice gives (an event's details; not its overview)
+EVENT_ATTRIBUTES = {"date", "time", "doors_open", "venue", "address", "access", "eligibility", "capacity", "reward",
+                    "how_to_apply", "required_info", "application_period", "deadline", "notification", "lottery",
+                    "fee", "amount"}
+NOUN_POS = {"名詞"}
+_DIGITS = re.compile(r"^[0-9０-９.,]+$")
+_KANA_OR_LATIN = re.compile(r"^[\u3041-\u309fa-z]{1,2}$")
+
+
+@dataclass(frozen=True)
+class Named:
+    """An entity the question is about: canonical ``name``, its ``type``,
+    where it came from (``source``: typed | nlu | vocabulary | topic |
+    context; fuzzy for a typo), the text that named it (``matched``) and, for vocabulary
+    inferences, the ``reason`` said in the answer and the citizen's ``term``."""
+
+    name: str
+    type: str
+    source: str
+    matched: str
+    reason: str | None = None
+    term: str | None = None
+
+
+@dataclass
+class Query:
+    """One question, understood (see module docstring).
+
+    ``text``: normalized question; ``folded``: its matching form;
+    ``intent``: the NLU intent (``ask_*``) or None; ``primary`` /
+    ``secondary``: attributes the intent asks for; ``cues``: attributes
+    named by cue words; ``subjects``: what it is about (``Named``, typed
+    names first); ``constraints``: wards named beside a subject (entity
+    names); ``context``: an earlier topic kept as context of an elliptical
+    turn; ``office``: names 区役所; ``terms``: retrieval terms;
+    ``rest_terms``: the terms of the words that are not names (what the
+    question says about them, cue and asking words included); ``content``:
+    ``(normalized form, reading)`` of the content words not explained by
+    names, cue or asking words; ``focus``: those of the final sentence (the
+    question itself, after any context the citizen gives first); ``years``:
+    the western years of the dates it names; ``unknown``:
+    nouns the knowledge base never uses; ``partial``: entities named only as
+    the head of an unknown compound; ``carried``: the topic was carried over;
+    ``elliptical``: a bare 「Xは？」 turn; ``assumed``: the event a question
+    naming nothing is taken to be about (also in ``context``);
+    ``intent_weights``: ``ask_*`` intent -> the NLU's confidence;
+    ``hinted``: intents its asking words hint at (どこ -> ask_venue);
+    ``precision``: "day" or "month" when it asks for a date that precise; ``future`` / ``present`` /
+    ``compare``: time and comparison words; ``today``."""
+
+    text: str
+    folded: str
+    intent: str | None
+    primary: tuple[str, ...]
+    secondary: tuple[str, ...]
+    cues: tuple[str, ...]
+    subjects: list[Named] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+    office: bool = False
+    terms: list[str] = field(default_factory=list)
+    rest_terms: list[str] = field(default_factory=list)
+    content: list[tuple[str, str]] = field(default_factory=list)
+    focus: list[tuple[str, str]] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)
+    unknown: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)
+    carried: bool = False
+    elliptical: bool = False
+    assumed: str | None = None
+    intent_weights: dict[str, float] = field(default_factory=dict)
+    hinted: set[str] = field(default_factory=set)
+    precision: str = ""
+    future: bool = False
+    present: bool = False
+    compare: bool = False
+    today: dt.date = field(default_factory=dt.date.today)
+
+    @property
+    def subject_names(self) -> list[str]:
+        """Names of the subjects, in order."""
+        return [s.name for s in self.subjects]
+
+    @property
+    def inferences(self) -> list[Named]:
+        """Subjects that rest on a vocabulary inference."""
+        return [s for s in self.subjects if s.source == "vocabulary"]
+
+    @property
+    def asked(self) -> tuple[str, ...]:
+        """Every attribute the question asks for: cues first, then the intent's."""
+        return tuple(dict.fromkeys(self.cues + self.primary))
+
+
+def _folded_offsets(text: str) -> list[int]:
+    """For each character offset of ``text`` (and its end), the offset in
+    ``fold(text)``, which drops whitespace."""
+    out, at = [], 0
+    for ch in text:
+        out.append(at)
+        if not ch.isspace():
+            at += 1
+    out.append(at)
+    return out
+
+
+def final_sentence_start(text: str) -> int:
+    """Offset in ``text`` where its final sentence starts (after the last
+    。！？!? or line break that is not at the very end); 0 for one sentence."""
+    body = text.rstrip("。．.！？!? \n")
+    return max(body.rfind(mark) for mark in SENTENCE_ENDS) + 1
+
+
+class Understander:
+    """Question understanding over one ``KnowledgeBase`` and ``Vocabulary``
+    (lookup structures are built once, in the constructor: ~0.2 s)."""
+
+    def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary, table: Attributes | None = None):
+        self.kb = kb
+        self.vocabulary = vocabulary
+        self.table = table or attributes()
+        self.matcher = EntityMatcher(kb.lexicon)
+        known = {t for f in kb.facts.values() for t in f.terms} | kb.passage_terms()
+        self.known_terms = {fold(t) for t in known}
+        self.known_forms = self.matcher.known | vocabulary.known
+        self.known = self.known_terms | self.known_forms
+        self.expansions: dict[str, list[str]] = {}
+
+    # -- names ---------------------------------------------------------------
+    def entities(self, text: str, nlu_values: tuple[str, ...] = ()) -> list[EntityMatch]:
+        """Entities named in normalized ``text`` plus resolved NLU entity values."""
+        found = self.matcher.find(text)
+        names = {m.name for m in found}
+        for value in nlu_values:
+            name = self.matcher.resolve(value)
+            if name and name not in names and name in self.kb.entities:
+                found.append(EntityMatch(name, self.kb.entities[name].type, fold(value), -1, -1, NLU_SCORE))
+                names.add(name)
+        return found
+
+    def partial_matches(self, text: str, matches: list[EntityMatch]) -> list[str]:
+        """Entities named only as the head of a longer compound noun that the
+        knowledge base does not know (障害者 in 障害者手帳): the question is about
+        something more specific.  An entity also named on its own elsewhere in
+        the question (介護サービス … 介護保険) is not partial."""
+        folded_at = _folded_offsets(text)
+        inside: dict[str, bool] = {}  # entity name -> every occurrence is inside an unknown compound
+        compounds = []
+        for morpheme in analyzer.morphemes(text, "C"):
+            surface = fold(morpheme.surface)
+            if morpheme.pos in NOUN_POS and surface not in self.known_forms:
+                compounds.append((folded_at[morpheme.start], folded_at[morpheme.end], surface))
+        for m in matches:
+            within = m.start >= 0 and any(
+                start <= m.start and m.end <= end and len(surface) - len(m.variant) >= 2
+                and not any(len(o.variant) > len(m.variant) and o.variant in surface for o in matches)
+                for start, end, surface in compounds)
+            inside[m.name] = inside.get(m.name, True) and within
+        return [name for name, only_inside in inside.items() if only_inside]
+
+    def is_unknown(self, m: analyzer.Morpheme) -> bool:
+        """Whether noun ``m`` names something the knowledge base never uses:
+        neither it nor one of its parts (split mode A) is in any document,
+        fact, name or vocabulary entry (担当部署 is known by its parts 担当 and
+        部署; 犬 and ATM are not).  Numbers, counters and adverbial nouns
+        (今, 時) never are, nor place and person names (横浜: where the
+        citizen lives is context, not a thing to look up)."""
+        if m.pos not in NOUN_POS or m.detail[1] in UNINFORMATIVE_NOUNS or m.detail[0] == "数詞":
+            return False
+        if m.detail[0] == "固有名詞" and m.detail[1] in ("地名", "人名"):
+            return False  # where the citizen lives or works, who they are: context, not a thing to look up
+        if {fold(m.surface), fold(m.normalized), fold(m.reading)} & self.known:
+            return False
+        parts = [p for p in analyzer.morphemes(m.surface, "A") if p.pos in analyzer.CONTENT_POS]
+        return len(parts) <= 1 or any(not ({fold(p.normalized), fold(p.reading)} & self.known) for p in parts)
+
+    def expansion(self, name: str) -> list[str]:
+        """Retrieval terms of entity ``name`` (its analyzed name), cached."""
+        if name not in self.expansions:
+            self.expansions[name] = analyzer.terms(name, content_only=True)
+        return self.expansions[name]
+
+    # -- the question ------------------------------------------------------------
+    def understand(self, question: str, intent: str | None = None, nlu_values: tuple[str, ...] = (),
+                   topic: str | None = None, today: dt.date | None = None,
+                   previous_intent: str | None = None,
+                   intent_ranking: list[tuple[str, float]] | None = None) -> Query:
+        """The :class:`Query` for raw ``question`` (see module docstring).
+
+        ``intent``: NLU intent name or None; ``nlu_values``: NLU entity
+        values; ``topic``: the conversation's topic (an entity name) or None;
+        ``previous_intent``: the intent of the turn before (for 「じゃあXは？」);
+        ``intent_ranking``: the NLU's ``(intent, confidence)`` pairs (default:
+        ``intent`` with confidence 1).
+        """
+        text = normalize_query(question)
+        folded = fold(text)
+        table = self.table
+        matches = self.entities(text, tuple(nlu_values))
+        partial = self.partial_matches(text, matches)
+        matches = [m for m in matches if m.name not in partial]
+        taken = [(m.start, m.end) for m in matches if m.start >= 0]
+        inferences = self.vocabulary.find(folded, taken)
+        primary, secondary = table.intents.get(intent or "", ((), ()))
+        names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
+        query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
+                      partial=partial, future=table.has("future", folded), present=table.has("present", folded),
+                      compare=table.has("compare", folded), today=today or dt.date.today(),
+                      precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "")
+        ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
+        query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
+        self._sort_names(query, matches, inferences)
+        explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
+        explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
+        self._read_terms(query, text, explained, names)
+        # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
+        query.hinted |= {intent for word, intent in table.hints.items() if len(word) >= 3 and word in folded}
+        self._apply_topic(query, topic, previous_intent, text)
+        self._assume_event(query)
+        return query
+
+    def current_event(self, today: dt.date) -> str | None:
+        """The event a question about an event's details with no subject is
+        taken to be about: the next one to come, else the latest one (by the
+        entity's ``date``); None when the documents have no dated event."""
+        events = [e for e in self.kb.entities.values() if e.type == "event" and e.date]
+        upcoming = sorted((e for e in events if e.date >= today.isoformat()), key=lambda e: e.date)
+        if upcoming:
+            return upcoming[0].name
+        return max(events, key=lambda e: e.date).name if events else None
+
+    def _assume_event(self, query: Query) -> None:
+        """A question that names nothing and asks for an event's details
+        (venue, date, deadline, who may join, ...) is taken to be about the
+        current event, said so in the answer (``assumed``); the event is
+        context, so facts about it are preferred, not required."""
+        if query.subjects or query.office or query.partial or query.unknown or query.context:
+            return
+        if not set(query.asked) & EVENT_ATTRIBUTES:
+            return
+        event = self.current_event(query.today)
+        if event:
+            query.context = [event]
+            query.assumed = event
+            query.terms += [t for t in self.expansion(event) if t not in query.terms]
+
+    def _sort_names(self, query: Query, matches: list[EntityMatch], inferences: list[Inference]) -> None:
+        seen: set[str] = set()
+        for m in matches:
+            if m.name in seen:
+                continue
+            seen.add(m.name)
+            if m.name == OFFICE:
+                query.office = True
+            elif m.type == "ward":
+                query.constraints.append(m.name)
+            else:
+                source = "typed" if m.start >= 0 else ("nlu" if m.score == NLU_SCORE else "fuzzy")
+                query.subjects.append(Named(m.name, m.type, source, m.variant))
+        for inf in inferences:
+            for name in inf.entry.means:
+                if name in seen or name not in self.kb.entities:
+                    continue
+                seen.add(name)
+                query.subjects.append(Named(name, self.kb.entities[name].type, "vocabulary", inf.matched,
+                                            inf.entry.reason, inf.entry.term))
+        if query.constraints and not query.subjects and not query.office:
+            # a ward alone is what the question is about (川崎区について)
+            query.subjects = [Named(n, "ward", "typed", n) for n in query.constraints]
+            query.constraints = []
+
+    def _read_terms(self, query: Query, text: str, explained: list[str], names: list[tuple[int, int]]) -> None:
+        table = self.table
+        cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names)]
+        terms = analyzer.terms(text, content_only=True)
+        for s in query.subjects:
+            if s.source == "vocabulary":
+                terms += [t for t in self.expansion(s.name) if t not in terms]
+        query.terms = terms
+        content, unknown, rest, focus = [], [], [], []
+        has_predicate = False
+        focus_start = final_sentence_start(text)
+        for m in analyzer.morphemes(text, "C"):
+            if m.pos in PREDICATE_POS and fold(m.normalized) not in table.asking_words:
+                has_predicate = True
+            if m.pos not in analyzer.CONTENT_POS or m.normalized in analyzer.STOP_TERMS:
+                continue
+            surface, norm = fold(m.surface), fold(m.normalized)
+            if _DIGITS.match(surface) or _KANA_OR_LATIN.match(surface):
+                continue
+            if any(surface in e or e in surface for e in explained if e):
+                continue
+            rest += [t for t in analyzer.terms(m.surface, content_only=True) if t not in rest]
+            if any(surface in c for c in cue_text) or norm in table.asking_words or surface in table.asking_words:
+                query.hinted |= table.hinted_intents({norm, surface})
+                continue
+            content.append((m.normalized.lower(), m.reading))
+            if m.start >= focus_start:
+                focus.append((m.normalized.lower(), m.reading))
+            if self.is_unknown(m):
+                unknown.append(m.surface)
+        query.rest_terms = rest
+        query.focus = list(dict.fromkeys(focus))
+        query.years = {d.year for d in find_dates(text)}
+        query.content = list(dict.fromkeys(content))
+        query.unknown = list(dict.fromkeys(unknown))
+        query.elliptical = bool(query.subjects) and not has_predicate and not query.content and not query.cues
+
+    def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:
+        if not topic or topic not in self.kb.entities:
+            return
+        names_nothing = not (query.subjects or query.office or query.partial or query.unknown)
+        if names_nothing:
+            ent = self.kb.entities[topic]
+            if topic == OFFICE:
+                query.office = True
+            else:
+                query.subjects = [Named(topic, ent.type, "topic", topic)]
+                if query.constraints and ent.type == "ward":
+                    query.constraints = []
+            query.carried = True
+            return
+        if query.elliptical and topic not in query.subject_names and topic != OFFICE:
+            query.context = [topic]
+            query.terms += [t for t in self.expansion(topic) if t not in query.terms]
+            if previous_intent in self.table.intents:
+                query.intent = previous_intent
+                query.primary, query.secondary = self.table.intents.get(previous_intent, ((), ()))
+                query.intent_weights = {previous_intent: 1.0}
+        if query.compare and topic not in query.subject_names and len(query.subjects) == 1:
+            ent = self.kb.entities[topic]
+            query.subjects.append(Named(topic, ent.type, "topic", topic))
