@@ -8,13 +8,17 @@ canonical name.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 
 from rapidfuzz import fuzz, process
 
 from .normalize import compact
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Matching form: ``compact``, lower case, katakana folded to hiragana
     (so くやくしょサービス meets くやくしょさーびす)."""
@@ -38,6 +42,30 @@ class EntityMatch:
     score: float
 
 
+class VariantIndex:
+    """Every occurrence of a set of strings in a text, by their first two
+    characters (one for one-character strings): a scan of the text looks up
+    each position instead of searching the text for every string.
+
+    ``VariantIndex(variants).occurrences(text)`` -> ``[(start, variant)]``,
+    longest first, then leftmost (overlaps included)."""
+
+    def __init__(self, variants):
+        self.by_prefix: dict[str, list[str]] = {}
+        for variant in sorted(set(variants), key=len, reverse=True):
+            self.by_prefix.setdefault(variant[:2], []).append(variant)
+
+    def occurrences(self, text: str) -> list[tuple[int, str]]:
+        """``(start, variant)`` of every occurrence in ``text``."""
+        found = []
+        for start in range(len(text)):
+            for key in {text[start:start + 2], text[start]}:
+                for variant in self.by_prefix.get(key, ()):
+                    if text.startswith(variant, start):
+                        found.append((-len(variant), start, variant))
+        return [(start, variant) for _, start, variant in sorted(found)]
+
+
 class EntityMatcher:
     """Matcher over lexicon rows ``{"variant", "name", "type"}``."""
 
@@ -50,13 +78,10 @@ class EntityMatcher:
         self.known = set(self._variants)
         self._by_length = sorted(self._variants, key=len, reverse=True)
         self._fuzzy = [v for v in self._by_length if len(v) >= FUZZY_MIN_CHARS]
-        # variants by their first two characters (one for one-character ward names): a scan of the
-        # text looks up each position instead of searching the text for every variant
-        self._by_prefix: dict[str, list[str]] = {}
-        for variant in self._by_length:
-            self._by_prefix.setdefault(variant[:2], []).append(variant)
+        self._index = VariantIndex(self._variants)
         # fuzzy candidates by character: a typo'd name still has all its characters but one
         self._by_char: dict[str, list[str]] = {}
+        self._distinct = {v: len(set(v)) for v in self._fuzzy}
         for variant in self._fuzzy:
             for ch in set(variant):
                 self._by_char.setdefault(ch, []).append(variant)
@@ -66,13 +91,7 @@ class EntityMatcher:
         haystack = fold(text)
         taken = [False] * len(haystack)
         found: list[EntityMatch] = []
-        occurrences = []  # (length, start, variant) of every variant occurring in the text
-        for start in range(len(haystack)):
-            for key in (haystack[start:start + 2], haystack[start]):
-                for variant in self._by_prefix.get(key, ()):
-                    if haystack.startswith(variant, start):
-                        occurrences.append((-len(variant), start, variant))
-        for _, start, variant in sorted(set(occurrences)):  # longest first, then leftmost; no overlaps
+        for start, variant in self._index.occurrences(haystack):  # longest first, then leftmost; no overlaps
             end = start + len(variant)
             if not any(taken[start:end]):
                 name, etype = self._variants[variant]
@@ -81,12 +100,10 @@ class EntityMatcher:
                     taken[i] = True
         if fuzzy and self._fuzzy and len(haystack) >= FUZZY_MIN_CHARS:
             free = "".join(ch if not taken[i] else " " for i, ch in enumerate(haystack))[:300]
-            hits: dict[str, int] = {}
-            for ch in set(free) - {" "}:
-                for variant in self._by_char.get(ch, ()):
-                    hits[variant] = hits.get(variant, 0) + 1
+            hits = Counter(chain.from_iterable(self._by_char.get(ch, ()) for ch in set(free) - {" "}))
             # at most one character of the name differs
-            choices = [v for v, n in hits.items() if n >= len(set(v)) - 1]
+            distinct = self._distinct
+            choices = [v for v, n in hits.items() if n >= distinct[v] - 1]
             for variant, score, _ in process.extract(free, choices, scorer=fuzz.partial_ratio,
                                                      score_cutoff=FUZZY_CUTOFF, limit=5):
                 name, etype = self._variants[variant]

@@ -8,9 +8,10 @@ Candidates come from two indexes, never from a scan of every fact:
 * the **entity index**: facts whose subject or ``about`` is a named entity
   (or an entity whose name contains it: かわさき改革カフェ -> かわさき改革カフェ
   （南部地区）), and facts whose text mentions it (found once, at start-up);
-* **BM25** over the facts' Sudachi terms (normalized forms and readings) in
-  SQLite FTS5 (``bm25(facts_fts)``), with the question's terms plus the duty
-  terms its vocabulary inferences name.
+* **BM25** (:mod:`knowledge.bm25`, FTS5's formula and parameters) over the
+  facts' Sudachi terms (normalized forms and readings, as ``facts_fts``
+  holds them), with the question's terms plus the duty terms its vocabulary
+  inferences name.
 
 Each candidate's features (all in 0..1) are what the ranker and the
 answerability classifier read: how the fact relates to the named entities,
@@ -26,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .attributes import attributes
+from .bm25 import BM25Index
 from .dates import find_dates
 from .entities import EntityMatcher, fold
 from .kb import FactRow, KnowledgeBase
@@ -85,6 +87,7 @@ class Retriever:
             self.mentioned[fact.id] = found
             for name in found:
                 self.mentions.setdefault(name, []).append(fact.id)
+        self.bm25 = BM25Index({f.id: f.terms for f in kb.facts.values()})
         df = Counter(t for f in kb.facts.values() for t in f.terms)
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
@@ -129,53 +132,64 @@ class Retriever:
         for name in query.subject_names + ([OFFICE] if query.office else []):
             for fid in self._entity_ids(name):
                 ids[fid] = 1
-        for fact, _ in self.kb.search_fact_terms(query.terms, limit=limit):
-            ids.setdefault(fact.id, 0)
+        for fid, _ in self.bm25.search(query.terms, limit=limit):
+            ids.setdefault(fid, 0)
         ids = {fid: rel for fid, rel in ids.items()
                if all(self.relates(self.kb.facts[fid], ward) is not None for ward in query.constraints)}
-        full = self.kb.bm25_of(query.terms, list(ids)) if query.terms and ids else {}
+        full = self.bm25.scores(query.terms, ids) if query.terms else {}
         if len(ids) > limit:
             asked = satisfying(query.cues) | set(query.primary) | set(query.secondary) | {
                 a for name in query.hinted for a in attributes().intents[name][0]}
             keep = sorted(ids, key=lambda fid: (-ids[fid], self.kb.facts[fid].attribute not in asked,
                                                 -full.get(fid, 0.0), fid))[:limit]
             ids = {fid: ids[fid] for fid in keep}
-        rest = self.kb.bm25_of(query.rest_terms, list(ids)) if query.rest_terms and ids else {}
+        rest = self.bm25.scores(query.rest_terms, ids) if query.rest_terms else {}
         best = max((full.get(fid, 0.0) for fid in ids), default=0.0) or 1.0
         best_rest = max(rest.values(), default=0.0) or 1.0
+        asked = Asked(self, query)
         out = []
         for fid in ids:
             cand = Candidate(self.kb.facts[fid], bm25=full.get(fid, 0.0))
             # a question that says nothing beyond its names leaves every candidate equal here
             relative_rest = rest.get(fid, 0.0) / best_rest if query.rest_terms else 1.0
-            cand.features = self.features(cand.fact, query, cand.bm25 / best, relative_rest)
+            cand.features = self.features(cand.fact, query, cand.bm25 / best, relative_rest, asked)
             out.append(cand)
         return out
 
     # -- features --------------------------------------------------------------
-    def coverage(self, terms: list[str], fact_terms: set[str]) -> float:
-        """Share (0..1) of the idf weight of ``terms`` found in ``fact_terms``;
-        1.0 for no terms."""
-        total = sum(self.idf.get(t, UNKNOWN_TERM_IDF) for t in terms)
+    def weighted(self, terms: list[str]) -> list[tuple[tuple[str, ...], float]]:
+        """``((term,), idf)`` for each of ``terms`` (for ``covered``)."""
+        return [((t,), self.idf.get(t, UNKNOWN_TERM_IDF)) for t in terms]
+
+    def weighted_words(self, words: list[tuple[str, str]]) -> list[tuple[tuple[str, ...], float]]:
+        """``((normalized form, reading), idf)`` for ``(normalized, reading)``
+        pairs such as ``Query.content``: a word counts as covered by either."""
+        return [((norm, reading), max(self.idf.get(norm, UNKNOWN_TERM_IDF), self.idf.get(reading, 0.0)))
+                for norm, reading in words]
+
+    @staticmethod
+    def covered(weighted: list[tuple[tuple[str, ...], float]], fact_terms: set[str], total: float | None = None
+                ) -> float:
+        """Share (0..1) of the weight of ``weighted`` (see ``weighted``)
+        whose forms ``fact_terms`` hold; 1.0 when there is nothing to cover.
+        ``total``: the summed weight, when already known."""
+        total = sum(w for _, w in weighted) if total is None else total
         if not total:
             return 1.0
-        return sum(self.idf.get(t, UNKNOWN_TERM_IDF) for t in terms if t in fact_terms) / total
+        got = 0.0
+        for forms, w in weighted:
+            for form in forms:
+                if form in fact_terms:
+                    got += w
+                    break
+        return got / total
 
-    def content_coverage(self, words: list[tuple[str, str]], fact_terms: set[str]) -> float:
-        """Share (0..1, idf-weighted) of ``words`` (``(normalized form,
-        reading)`` pairs, e.g. ``Query.content``) that ``fact_terms`` hold, by
-        normalized form or reading; 1.0 for no words."""
-        total = covered = 0.0
-        for norm, reading in words:
-            weight = max(self.idf.get(norm, UNKNOWN_TERM_IDF), self.idf.get(reading, 0.0))
-            total += weight
-            if norm in fact_terms or reading in fact_terms:
-                covered += weight
-        return covered / total if total else 1.0
-
-    def features(self, fact: FactRow, query: Query, bm25: float, bm25_rest: float) -> dict[str, float]:
+    def features(self, fact: FactRow, query: Query, bm25: float, bm25_rest: float,
+                 asked: "Asked | None" = None) -> dict[str, float]:
         """The features of ``fact`` for ``query``; ``bm25`` and ``bm25_rest``
-        are relative to the best candidate's (0..1)."""
+        are relative to the best candidate's (0..1); ``asked`` the query's
+        precomputed :class:`Asked` (computed here when None)."""
+        asked = asked or Asked(self, query)
         f: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
         related = 0
         for named in query.subjects:
@@ -188,29 +202,26 @@ class Retriever:
                 f["inferred"] = 1.0
         if query.subjects:
             f["subjects_covered"] = related / len(query.subjects)
-            names = set(query.subject_names)
-            f["other_subject"] = float(fact.subject not in names and not (names & set(fact.about)))
+            f["other_subject"] = float(fact.subject not in asked.names and not (asked.names & set(fact.about)))
         if query.context and any(self.relates(fact, name) for name in query.context):
             f["context"] = 1.0
         if query.office and (fact.subject == OFFICE or OFFICE in fact.about):
             f["office"] = 1.0
-        intents = attributes().intents
+        attribute = fact.attribute
         if query.cues:
-            f["attr_asked"] = float(fact.attribute in satisfying(query.cues))
+            f["attr_asked"] = float(attribute in asked.cue_attributes)
             f["cue_missed"] = 1.0 - f["attr_asked"]
         else:
-            f["attr_asked"] = min(1.0, sum(w for name, w in query.intent_weights.items()
-                                           if fact.attribute in intents[name][0]))
-        f["attr_hinted"] = float(any(fact.attribute in intents[name][0] for name in query.hinted))
-        f["attr_first"] = float(bool(query.asked) and fact.attribute == query.asked[0])
+            f["attr_asked"] = min(1.0, asked.primary.get(attribute, 0.0))
+        f["attr_hinted"] = float(attribute in asked.hinted)
+        f["attr_first"] = float(attribute == asked.first)
         f["direct"] = float(bool(f["subject"] or f["about"] or f["office"])) * max(f["attr_asked"], f["attr_hinted"])
-        f["attr_secondary"] = min(1.0, sum(w for name, w in query.intent_weights.items()
-                                           if fact.attribute in intents[name][1]))
+        f["attr_secondary"] = min(1.0, asked.secondary.get(attribute, 0.0))
         f["bm25"] = bm25
         f["bm25_rest"] = bm25_rest
-        f["coverage"] = self.coverage(query.terms, fact.terms) if query.terms else 0.0
-        f["content_coverage"] = self.content_coverage(query.content, fact.terms)
-        f["focus_coverage"] = self.content_coverage(query.focus, fact.terms)
+        f["coverage"] = self.covered(asked.terms, fact.terms, asked.totals[0]) if query.terms else 0.0
+        f["content_coverage"] = self.covered(asked.content, fact.terms, asked.totals[1])
+        f["focus_coverage"] = self.covered(asked.focus, fact.terms, asked.totals[2])
         if query.years:
             f["year_mismatch"] = float(not query.years & {d.year for d in self.dates(fact)})
         if query.precision:
@@ -230,6 +241,30 @@ class Retriever:
         # with nothing named, only what the fact covers of the question speaks for it
         f["unnamed_coverage"] = f["nothing_named"] * f["content_coverage"]
         return f
+
+
+class Asked:
+    """What one query asks, computed once for all its candidates: the
+    attributes its cues, intents and asking words name, its named subjects,
+    and the idf weights of its terms, content and focus words."""
+
+    def __init__(self, retriever: Retriever, query: Query):
+        intents = attributes().intents
+        self.names = set(query.subject_names)
+        self.cue_attributes = satisfying(query.cues)
+        self.primary: dict[str, float] = {}
+        self.secondary: dict[str, float] = {}
+        for name, weight in query.intent_weights.items():
+            for attribute in intents[name][0]:
+                self.primary[attribute] = self.primary.get(attribute, 0.0) + weight
+            for attribute in intents[name][1]:
+                self.secondary[attribute] = self.secondary.get(attribute, 0.0) + weight
+        self.hinted = {a for name in query.hinted for a in intents[name][0]}
+        self.first = query.asked[0] if query.asked else None
+        self.terms = retriever.weighted(query.terms)
+        self.content = retriever.weighted_words(query.content)
+        self.focus = retriever.weighted_words(query.focus)
+        self.totals = tuple(sum(w for _, w in weighted) for weighted in (self.terms, self.content, self.focus))
 
 
 def satisfying(cues: tuple[str, ...]) -> set[str]:

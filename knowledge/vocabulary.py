@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .entities import fold
+from .entities import VariantIndex, fold
 
 PATH = Path(__file__).with_name("vocabulary.yml")
 MIN_VARIANT_CHARS = 2  # shorter variants would match inside unrelated words
@@ -67,7 +67,8 @@ class Vocabulary:
                 key = fold(form)
                 if len(key) >= MIN_VARIANT_CHARS:
                     forms.setdefault(key, entry)
-        self._forms = sorted(forms.items(), key=lambda kv: -len(kv[0]))
+        self._forms = forms
+        self._index = VariantIndex(forms)
         self._sets = [(tuple(fold(w) for w in words), entry) for entry in entries for words in entry.with_]
         self.known = set(forms)
 
@@ -118,15 +119,12 @@ class Vocabulary:
                 used[i] = True
         exact = {(start, end) for start, end in taken}
         found: dict[str, Inference] = {}
-        for form, entry in self._forms:
-            at = folded.find(form)
-            while at >= 0:
-                end = at + len(form)
-                if not any(used[at:end]) or (at, end) in exact:
-                    for i in range(at, end):
-                        used[i] = True
-                    found.setdefault(entry.term, Inference(entry, form, at, end))
-                at = folded.find(form, end)
+        for at, form in self._index.occurrences(folded):  # longest first, then leftmost
+            end = at + len(form)
+            if not any(used[at:end]) or (at, end) in exact:
+                for i in range(at, end):
+                    used[i] = True
+                found.setdefault(self._forms[form].term, Inference(self._forms[form], form, at, end))
         ordered = sorted(found.values(), key=lambda inf: inf.start)
         free = "".join(ch if not used[i] else " " for i, ch in enumerate(folded))
         for words, entry in self._sets:
