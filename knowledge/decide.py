@@ -4,9 +4,11 @@
 
 1. **Clarify** when the question names nothing and asks nothing.
 2. **Not in the documents**, by what the question itself says: it names
-   something more specific than any entity (障害者手帳) and nothing else; or a
-   cue word asks for an attribute (fee, hours, what to bring …) that no
-   candidate about its subject has.
+   something more specific than any entity (障害者手帳) and nothing else.  A
+   cue word (fee, hours, what to bring …) narrows the candidates to the facts
+   about the subject that give that attribute; when there are none, every
+   candidate stays, each marked as missing the cue (a feature the classifier
+   weighs heavily), and a decline names the missing attribute.
 3. **Rank** the remaining candidates with the trained ranker (logistic
    regression over ``retrieve.FEATURES``: the probability that the fact
    answers the question).
@@ -169,14 +171,13 @@ class Decider:
         if query.partial and not query.subjects:
             return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)
         pool, missing = self.eligible(query, candidates)
-        if missing:
-            return Decision("not_found", query, missing=missing, about=about)
-        ranked = self.rank(pool)
+        # no fact about the subject gives what the cue asks: only a fact that says it otherwise may answer
+        ranked = self.rank(pool if pool else candidates)
         if not ranked:
-            return Decision("not_found", query, missing=query.asked, about=about)
+            return Decision("not_found", query, missing=missing or query.asked, about=about)
         probability = self.model.decider.probability(decision_features(ranked, query))
         if probability < self.model.threshold:
-            return Decision("not_found", query, missing=query.asked, about=about, probability=probability)
+            return Decision("not_found", query, missing=missing or query.asked, about=about, probability=probability)
         return Decision("answer", query, self.select(ranked, query), about=about, probability=probability)
 
     @staticmethod

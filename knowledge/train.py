@@ -137,10 +137,8 @@ def examples(kb: KnowledgeBase, cases: list[Case], both_intents: bool = False) -
                 ruled = "clarify"
             elif query.partial and not query.subjects:
                 ruled = "not_found"
-            pool, missing = Decider.eligible(query, candidates)
-            if not ruled and missing:
-                ruled = "not_found"
-            out.append(Example(case, intent, pool if not ruled else [], ruled, query))
+            pool, _ = Decider.eligible(query, candidates)
+            out.append(Example(case, intent, (pool or candidates) if not ruled else [], ruled, query))
     return out
 
 
