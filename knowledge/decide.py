@@ -40,7 +40,7 @@ WRONG_ANSWER_COST = 2.0  # a wrong answer costs this many needless declines (dec
 MAX_FACTS = 4  # most facts one answer says
 DECISION_FEATURES = (
     "top", "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context",
-    "direct", "attr_asked", "attr_hinted", "cue_missed", "content_coverage", "focus_coverage", "year_mismatch", "precision_missed", "bm25_rest",
+    "direct", "attr_asked", "attr_hinted", "cue_missed", "content_coverage", "focus_coverage", "char_overlap", "year_mismatch", "precision_missed", "number_missed", "bm25_rest",
     "nothing_named", "unknown_nouns", "proposal", "plan_present", "carried", "no_intent", "direct_focus",
     "unnamed_coverage",
 )
@@ -166,7 +166,8 @@ class Decider:
         """The :class:`Decision` for ``query`` over its ``candidates``."""
         # what the reply is about: the names it gives, else the nouns the documents never use (パスポート)
         about = (query.subject_names + query.constraints) or query.unknown
-        if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown):
+        if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
+                or query.context):
             return Decision("clarify", query)
         if query.partial and not query.subjects:
             return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)

@@ -23,6 +23,7 @@ itself (nothing named, unknown nouns).  ``FEATURES`` lists them in order.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -31,16 +32,17 @@ from .bm25 import BM25Index
 from .dates import find_dates
 from .entities import EntityMatcher, fold
 from .kb import FactRow, KnowledgeBase
-from .normalize import normalize_line
+from .normalize import compact, normalize_line
 from .understand import OFFICE, Query
 
+_DIGIT = re.compile(r"[0-9０-９]")
 BM25_CANDIDATES = 40  # facts taken from the FTS5 index per question
 UNKNOWN_TERM_IDF = 2.0  # weight of a question term that no fact contains
 
 FEATURES = (
     "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context", "office",
     "direct", "attr_asked", "attr_hinted", "attr_first", "attr_secondary", "cue_missed", "bm25", "bm25_rest", "coverage",
-    "content_coverage", "focus_coverage", "year_mismatch", "precision_missed", "plan", "proposal", "example", "plan_future",
+    "content_coverage", "focus_coverage", "char_overlap", "year_mismatch", "precision_missed", "number_missed", "plan", "proposal", "example", "plan_future",
     "plan_present", "nothing_named", "unknown_nouns", "partial", "no_intent", "direct_focus", "unnamed_coverage",
 )
 
@@ -92,6 +94,7 @@ class Retriever:
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._dates: dict[str, list] = {}
+        self.bigrams = {f.id: char_bigrams(f.text) for f in kb.facts.values()}
 
     def dates(self, fact: FactRow) -> list:
         """The dates (``dates.JapaneseDate``) in ``fact``'s text and value (cached)."""
@@ -222,10 +225,14 @@ class Retriever:
         f["coverage"] = self.covered(asked.terms, fact.terms, asked.totals[0]) if query.terms else 0.0
         f["content_coverage"] = self.covered(asked.content, fact.terms, asked.totals[1])
         f["focus_coverage"] = self.covered(asked.focus, fact.terms, asked.totals[2])
+        if asked.bigrams:
+            f["char_overlap"] = len(asked.bigrams & self.bigrams[fact.id]) / len(asked.bigrams)
         if query.years:
             f["year_mismatch"] = float(not query.years & {d.year for d in self.dates(fact)})
         if query.precision:
             f["precision_missed"] = float(not any(getattr(d, query.precision) for d in self.dates(fact)))
+        if query.asks_number:
+            f["number_missed"] = float(not _DIGIT.search(fact.text))
         for status in ("plan", "proposal", "example"):
             f[status] = float(fact.status == status)
         # a citizen's proposal answers a question about what citizens said, and nothing else
@@ -265,6 +272,18 @@ class Asked:
         self.content = retriever.weighted_words(query.content)
         self.focus = retriever.weighted_words(query.focus)
         self.totals = tuple(sum(w for _, w in weighted) for weighted in (self.terms, self.content, self.focus))
+        self.bigrams = char_bigrams(query.text)
+
+
+_KANJI_OR_KATAKANA = re.compile(r"[\u4e00-\u9fff\u30a1-\u30fa\u30fc]")
+
+
+def char_bigrams(text: str) -> set[str]:
+    """Character bigrams of ``text`` (whitespace removed) that hold a kanji
+    or katakana: what a paraphrase keeps of the words it reuses in part
+    (対応できない / 対応します share 対応)."""
+    text = compact(text)
+    return {text[i:i + 2] for i in range(len(text) - 1) if _KANJI_OR_KATAKANA.search(text[i:i + 2])}
 
 
 def satisfying(cues: tuple[str, ...]) -> set[str]:

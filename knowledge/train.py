@@ -133,7 +133,8 @@ def examples(kb: KnowledgeBase, cases: list[Case], both_intents: bool = False) -
             query = understander.understand(case.question, intent, (), case.topic, None, case.previous_intent)
             candidates = retriever.candidates(query)
             ruled = ""
-            if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown):
+            if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
+                    or query.context):
                 ruled = "clarify"
             elif query.partial and not query.subjects:
                 ruled = "not_found"

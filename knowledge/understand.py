@@ -53,7 +53,7 @@ SENTENCE_ENDS = ("。", "！", "？", "!", "?", "\n")
 # what an event notice gives (an event's details; not its overview)
 EVENT_ATTRIBUTES = {"date", "time", "doors_open", "venue", "address", "access", "eligibility", "capacity", "reward",
                     "how_to_apply", "required_info", "application_period", "deadline", "notification", "lottery",
-                    "fee", "amount"}
+                    "fee", "amount", "phone", "fax", "email", "url"}
 NOUN_POS = {"名詞"}
 _DIGITS = re.compile(r"^[0-9０-９.,]+$")
 _KANA_OR_LATIN = re.compile(r"^[\u3041-\u309fa-z]{1,2}$")
@@ -97,7 +97,9 @@ class Query:
     naming nothing is taken to be about (also in ``context``);
     ``intent_weights``: ``ask_*`` intent -> the NLU's confidence;
     ``hinted``: intents its asking words hint at (どこ -> ask_venue);
-    ``precision``: "day" or "month" when it asks for a date that precise; ``future`` / ``present`` /
+    ``precision``: "day" or "month" when it asks for a date that precise;
+    ``content_nouns``: how many of the content words are nouns;
+    ``asks_number``: it asks how many or how much (いくら, 何人, 何回); ``future`` / ``present`` /
     ``compare``: time and comparison words; ``today``."""
 
     text: str
@@ -123,6 +125,8 @@ class Query:
     intent_weights: dict[str, float] = field(default_factory=dict)
     hinted: set[str] = field(default_factory=set)
     precision: str = ""
+    content_nouns: int = 0
+    asks_number: bool = False
     future: bool = False
     present: bool = False
     compare: bool = False
@@ -258,7 +262,8 @@ class Understander:
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
-                      precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "")
+                      precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "",
+                      asks_number=table.has("number", folded))
         ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
         self._sort_names(query, matches, inferences)
@@ -282,11 +287,11 @@ class Understander:
         return max(events, key=lambda e: e.date).name if events else None
 
     def _assume_event(self, query: Query) -> None:
-        """A question that names nothing and asks for an event's details
-        (venue, date, deadline, who may join, ...) is taken to be about the
-        current event, said so in the answer (``assumed``); the event is
+        """A question that names nothing, says nothing of its own (no noun
+        beyond what it asks) and asks for an event's details (venue, date,
+        deadline, who may join, ...) is taken to be about the current event, said so in the answer (``assumed``); the event is
         context, so facts about it are preferred, not required."""
-        if query.subjects or query.office or query.partial or query.unknown or query.context:
+        if query.subjects or query.office or query.partial or query.unknown or query.context or query.content_nouns:
             return
         if not set(query.asked) & EVENT_ATTRIBUTES:
             return
@@ -347,6 +352,8 @@ class Understander:
                 query.hinted |= table.hinted_intents({norm, surface})
                 continue
             content.append((m.normalized.lower(), m.reading))
+            if m.pos in NOUN_POS:
+                query.content_nouns += 1
             if m.start >= focus_start:
                 focus.append((m.normalized.lower(), m.reading))
             if self.is_unknown(m):
