@@ -21,7 +21,7 @@ export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
 	@echo "make test   run every test (unit, integration, NLU and story tests)"
-	@echo "make shell  chat in the terminal      make eval  score ../shared/eval/public.yml over REST"
+	@echo "make shell  chat in the terminal      make eval  score the dev sets (../shared/eval) over REST"
 	@echo "make staff  the staff quick reference at http://localhost:8080/staff"
 
 setup:
@@ -66,8 +66,10 @@ test: train browser
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 
+# the answerability classifier on its held-out questions, then both dev sets over REST
 eval: train
-	$(PY) -m bot.evaluate ../shared/eval/public.yml
+	$(PY) -m knowledge train --report-only
+	$(PY) -m bot.evaluate ../shared/eval/public.yml ../shared/eval/public2.yml
 
 # locust, py-spy and pyinstrument, in their own venv (their pins clash with Rasa's)
 bench-venv:

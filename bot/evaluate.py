@@ -1,10 +1,11 @@
 """Score an eval file (``../shared/eval/public.yml`` format) over the REST channel.
 
-``python -m bot.evaluate FILE [--url URL]``: with no ``--url`` it starts both
-servers itself.  Prints one line per case and the share of answerable cases
+``python -m bot.evaluate FILE... [--url URL]``: with no ``--url`` it starts
+both servers itself.  Prints, per file, one line per case and the share of answerable cases
 whose reply holds every expected fact, unanswerable cases answered
 ``not_found``, and cases that state a forbidden string.  Scoring follows the
-eval README: NFKC, all whitespace removed, plain substrings.
+eval README: NFKC, all whitespace removed, plain substrings
+(``knowledge.scoring``); the last lines give each file's figures.
 """
 from __future__ import annotations
 
@@ -131,18 +132,35 @@ def evaluate(path: str, url: str, quiet: bool = False) -> dict:
     return summary
 
 
+def summary_line(path: str, summary: dict) -> str:
+    """One line of figures for an eval file's summary (see :func:`score`)."""
+    (a_ok, a_n), (u_ok, u_n) = summary["answerable"], summary["unanswerable"]
+    share = lambda ok, n: f"{ok}/{n} = {100 * ok / n:.1f}%" if n else "0/0"  # noqa: E731
+    return (f"{path}: answerable {share(a_ok, a_n)}, unanswerable declined {share(u_ok, u_n)}, "
+            f"forbidden {summary['forbidden']}, overall {summary['passed']}/{summary['cases']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluate")
-    parser.add_argument("file")
+    parser.add_argument("files", nargs="+", help="eval files (the format of ../shared/eval/public.yml)")
     parser.add_argument("--url", default=None, help="REST webhook URL of running servers")
     parser.add_argument("--rasa-port", type=int, default=5105)
     parser.add_argument("--actions-port", type=int, default=5155)
     args = parser.parse_args(argv)
+
+    def run_all(url: str) -> list[tuple[str, dict]]:
+        out = []
+        for path in args.files:
+            print(f"===== {path}")
+            out.append((path, evaluate(path, url)))
+        return out
+
     if args.url:
-        evaluate(args.file, args.url)
+        summaries = run_all(args.url)
     else:
         with running(args.rasa_port, args.actions_port) as url:
-            evaluate(args.file, url)
+            summaries = run_all(url)
+    print("\n" + "\n".join(summary_line(path, summary) for path, summary in summaries))
     return 0
 
 

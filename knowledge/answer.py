@@ -72,6 +72,16 @@ class Answerer:
         """Entities named in ``question`` plus resolved NLU entity values."""
         return self.understander.entities(question, tuple(nlu_values))
 
+    def asks_about_something(self, question: str, nlu_values: tuple[str, ...] = ()) -> bool:
+        """Whether ``question`` is about something the knowledge base knows:
+        it names an entity, 区役所 or a citizen's word for a duty, has a cue
+        word, or uses a content word the documents use (高齢者の保険証); small
+        talk (ありがとう, ロボットなの？) does none of these."""
+        query = self.understander.understand(question, None, tuple(nlu_values))
+        known = self.understander.known_terms
+        return bool(query.subjects or query.office or query.partial or query.cues
+                    or any(fold(norm) in known for norm, _ in query.content))
+
     def cue_attributes(self, question: str) -> tuple[str, ...]:
         """Attributes named by cue words in ``question``."""
         return self.understander.table.cue_attributes(fold(question))

@@ -39,10 +39,12 @@ from .understand import Query
 WRONG_ANSWER_COST = 2.0  # a wrong answer costs this many needless declines (decides the threshold)
 MAX_FACTS = 4  # most facts one answer says
 DECISION_FEATURES = (
-    "top", "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context",
-    "direct", "attr_asked", "attr_hinted", "cue_missed", "content_coverage", "focus_coverage", "char_overlap", "year_mismatch", "precision_missed", "number_missed", "bm25_rest",
-    "nothing_named", "unknown_nouns", "proposal", "plan_present", "carried", "no_intent", "direct_focus",
-    "unnamed_coverage",
+    # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
+    # asked attribute and covers the question's own words, whether anything is named at all, and the
+    # mismatches that make a close fact a wrong answer
+    "top", "direct", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap", "attr_hinted",
+    "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal",
+    "year_mismatch", "precision_missed", "number_missed",
 )
 
 

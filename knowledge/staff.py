@@ -39,10 +39,14 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from . import analyzer
+from .attributes import attributes
+from .bm25 import BM25Index
 from .build import EVENT_ATTRIBUTES
-from .entities import EntityMatcher, fold
+from .entities import fold
 from .kb import FactRow, KnowledgeBase
 from .normalize import normalize_query
+from .understand import Understander
+from .vocabulary import vocabulary
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _KANA_ONLY = re.compile(r"^[\u3041-\u30ffー\s]*$")
@@ -56,20 +60,7 @@ SECTION_CUTOFF = 60.0  # rapidfuzz ratio (0-100) for a unit name typed with a ty
 # What staff look up most: a half-typed name more likely means a counter or a service.
 TYPE_PRIOR = {"section": 0.5, "office": 0.4, "service": 0.5}
 
-STATUS_LABELS = {"fact": "事実", "plan": "計画", "proposal": "提案", "example": "例示"}
 CONTACT_LABELS = {"phone": "電話", "fax": "FAX", "email": "メール", "url": "URL"}
-# Japanese names of fact attributes (see knowledge/facts/README.md "Attributes").
-LABELS = {
-    "fee": "費用・料金", "time": "時間", "doors_open": "開場時間", "capacity": "人数", "reward": "謝礼",
-    "address": "住所", "access": "交通アクセス", "deadline": "締切", "phone": "電話番号", "email": "メールアドレス",
-    "fax": "FAX番号", "url": "URL", "chair": "委員長", "parking": "駐車場", "notification": "結果の通知",
-    "lottery": "抽選", "required_info": "申込時に伝える内容",
-    "duties": "担当業務", "handled_by": "担当窓口", "history": "経緯", "definition": "定義", "overview": "概要",
-    "purpose": "目的", "opinion": "意見", "rule": "ルール", "statistic": "統計", "procedure": "手続き",
-    "members": "構成", "location": "場所", "how_to_apply": "申込方法", "eligibility": "対象", "budget": "予算",
-    "opening": "開庁時間", "secretariat": "事務局", "application_period": "申込期間", "date": "日程",
-    "venue": "会場",
-}
 # Attributes counter staff look up most: a small boost in ``search``.
 COUNTER_ATTRIBUTES = {"handled_by", "duties", "phone", "email", "fax", "url", "opening", "location", "venue",
                       "date", "time", "deadline", "how_to_apply", "address"}
@@ -79,11 +70,12 @@ COUNTER_ATTRIBUTES = {"handled_by", "duties", "phone", "email", "fax", "url", "o
 
 @dataclass
 class _Index:
-    matcher: EntityMatcher
     variants: list[tuple[str, str]]  # (folded variant, entity name), shortest first
     by_name: dict[str, list[FactRow]]  # entity name -> facts whose subject or about names it
     folded_text: dict[str, str]  # fact id -> folded text + value + subject
     types: dict[str, str]  # entity name -> type
+    understander: Understander | None = None  # the answers' understanding: names, readings, typos, vocabulary
+    bm25: BM25Index | None = None  # the answers' BM25 over fact terms
     passages: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # doc -> (start, end, path)
     passage_starts: dict[str, list[int]] = field(default_factory=dict)
     max_span: dict[str, int] = field(default_factory=dict)
@@ -118,11 +110,12 @@ def _index(kb: KnowledgeBase) -> _Index:
             for name in dict.fromkeys([fact.subject, *fact.about]):
                 by_name.setdefault(name, []).append(fact)
         idx = _Index(
-            matcher=EntityMatcher(kb.lexicon),
             variants=sorted(variants.items(), key=lambda kv: (len(kv[0]), kv[0])),
             by_name=by_name,
             folded_text={f.id: fold(f"{f.subject} {f.text} {f.value}") for f in kb.facts.values()},
             types={e.name: e.type for e in kb.entities.values()},
+            understander=Understander(kb, vocabulary()),
+            bm25=BM25Index({f.id: f.terms for f in kb.facts.values()}),
         )
         rows = _rows(kb, "select doc, line_start, line_end, path, heading from passages "
                          "order by doc, line_start, line_end")
@@ -153,6 +146,12 @@ def _section_path(idx: _Index, doc: str, line: int) -> str | None:
     return best[1] if best else None
 
 
+def status_label(status: str) -> str:
+    """The Japanese label of a fact status (事実, 計画, 提案, 例示)."""
+    found = attributes().statuses.get(status)
+    return found.label if found else status
+
+
 def _title(kb: KnowledgeBase, doc: str) -> str:
     row = kb.documents.get(doc)
     return row["title"] if row else doc
@@ -167,8 +166,8 @@ def fact_dict(kb: KnowledgeBase, fact: FactRow) -> dict:
     idx = _index(kb)
     return {
         "id": fact.id, "text": fact.text, "value": fact.value, "subject": fact.subject,
-        "attribute": fact.attribute, "label": LABELS.get(fact.attribute, fact.attribute),
-        "status": fact.status, "status_label": STATUS_LABELS.get(fact.status, fact.status),
+        "attribute": fact.attribute, "label": attributes().label(fact.attribute),
+        "status": fact.status, "status_label": status_label(fact.status),
         "doc": fact.doc, "title": _title(kb, fact.doc),
         "section": _section_path(idx, fact.doc, fact.line_start) or fact.subject,
         "line_start": fact.line_start, "line_end": fact.line_end, "as_of": fact.as_of, "quote": fact.quote,
@@ -195,18 +194,30 @@ def _reading(q: str) -> str:
     return fold("".join(m.reading if m.reading else m.surface for m in analyzer.morphemes(q, "C")))
 
 
-def _entity_weights(idx: _Index, q: str, folded: str) -> tuple[dict[str, float], dict[str, float]]:
-    """``(named, partial)``: entity name -> weight.  ``named``: entities the
-    query names (exact variant, kana reading, or a typo of one);
-    ``partial``: entities one of whose variants starts with / contains the
-    (unfinished) query -- for 1-3 characters typed so far."""
+def _entity_weights(idx: _Index, q: str, folded: str) -> tuple[dict[str, float], dict[str, float], dict]:
+    """``(named, partial, inferred)``.  ``named``: entity name -> weight for
+    the entities the query names (exact variant, kana reading, or a typo of
+    one) or that a citizen's word in it stands for (the answers'
+    vocabulary: 婚姻届 -> 戸籍); ``partial``: entity name -> weight for
+    entities one of whose variants starts with / contains the (unfinished)
+    query -- for 1-3 characters typed so far; ``inferred``: entity name ->
+    the vocabulary ``Entry`` it was inferred from."""
     named: dict[str, float] = {}
-    for m in idx.matcher.find(q):
+    matches = idx.understander.matcher.find(q)
+    for m in matches:
         if m.score >= 100:
             weight = 10.0 if len(m.variant) >= len(folded) else 7.0 + 2.0 * len(m.variant) / len(folded)
         else:
             weight = 7.0 * m.score / 100.0
         named[m.name] = max(named.get(m.name, 0.0), weight)
+    inferred = {}
+    for inf in idx.understander.vocabulary.find(folded, [(m.start, m.end) for m in matches if m.start >= 0]):
+        share = len(inf.matched) / len(folded) if inf.start >= 0 else 0.5
+        for name in inf.entry.means:
+            weight = 6.0 + 3.0 * min(share, 1.0)  # a step below the entity's own names
+            if weight > named.get(name, 0.0):
+                named[name] = weight
+                inferred[name] = inf.entry
     partial: dict[str, float] = {}
     name_types = idx.types
     probes = [(folded, 1.0)]
@@ -232,7 +243,7 @@ def _entity_weights(idx: _Index, q: str, folded: str) -> tuple[dict[str, float],
                 partial[name] = weight
         if len(partial) > PREFIX_ENTITIES:
             partial = dict(sorted(partial.items(), key=lambda kv: -kv[1])[:PREFIX_ENTITIES])
-    return named, partial
+    return named, partial, inferred
 
 
 def search(kb: KnowledgeBase, query: str, limit: int = 20) -> list[dict]:
@@ -241,15 +252,18 @@ def search(kb: KnowledgeBase, query: str, limit: int = 20) -> list[dict]:
     Combines (scores add up):
 
     * entities the query names -- exact name, alias or kana reading, or a
-      typo of one (``EntityMatcher``): facts whose subject (x1.0) or ``about``
+      typo of one (the answers' ``EntityMatcher``): facts whose subject (x1.0) or ``about``
       (x0.7) is that entity, weight 7-10 per entity;
     * for unfinished input, entities one of whose names or readings starts
       with (weight 4-8) or contains (2-5) the query, or whose reading is
       the query's reading (8.1; 区民か -> くみんか -> 区民課) or starts with /
       contains it (x0.9); sections, offices and services +0.4-0.5; the best
       such entity per fact counts;
-    * the FTS5 index over fact terms (``kb.search_facts``): up to 4,
-      relative to the best bm25 score (not for 1-2 kana: the start of a
+    * a citizen's word the answers' vocabulary knows (婚姻届 -> 戸籍): its
+      entities as if named, weight 6-9; such rows carry ``inference``
+      ``{"term", "reason"}`` (general knowledge, said as such);
+    * BM25 over fact terms (the answers' ``bm25.BM25Index``): up to 4,
+      relative to the best score (not for 1-2 kana: the start of a
       word, which matches unrelated short words);
     * the query appearing verbatim (folded) in the fact's subject, text or
       value: +2 (not for 1 character, nor for 1-2 kana);
@@ -273,7 +287,7 @@ def search(kb: KnowledgeBase, query: str, limit: int = 20) -> list[dict]:
         limit = 20
     idx = _index(kb)
     scores: dict[str, float] = {}
-    named, partial = _entity_weights(idx, q, folded)
+    named, partial, inferred = _entity_weights(idx, q, folded)
     for name, weight in named.items():
         for fact in idx.by_name.get(name, ()):
             scores[fact.id] = scores.get(fact.id, 0.0) + weight * (1.0 if fact.subject == name else 0.7)
@@ -287,13 +301,13 @@ def search(kb: KnowledgeBase, query: str, limit: int = 20) -> list[dict]:
         scores[fid] = scores.get(fid, 0.0) + w
     short_kana = len(folded) <= 2 and bool(_KANA_ONLY.match(folded))  # the start of a word, rarely a word
     try:
-        hits = [] if short_kana else kb.search_facts(q, limit=FTS_CANDIDATES)
+        hits = [] if short_kana else idx.bm25.search(analyzer.terms(q, content_only=True), limit=FTS_CANDIDATES)
     except sqlite3.Error:
         hits = []
     if hits:
         top = max(score for _, score in hits) or 1.0
-        for fact, score in hits:
-            scores[fact.id] = scores.get(fact.id, 0.0) + 4.0 * max(score, 0.0) / top
+        for fid, score in hits:
+            scores[fid] = scores.get(fid, 0.0) + 4.0 * max(score, 0.0) / top
     if len(folded) >= 2 and not short_kana:
         for fid, text in idx.folded_text.items():
             if folded in text:
@@ -306,8 +320,12 @@ def search(kb: KnowledgeBase, query: str, limit: int = 20) -> list[dict]:
     ranked.sort(key=lambda x: (-x[0], x[1]))
     out = []
     for score, fid in ranked[:limit]:
-        row = fact_dict(kb, kb.facts[fid])
+        fact = kb.facts[fid]
+        row = fact_dict(kb, fact)
         row["score"] = round(score, 3)
+        entry = next((inferred[n] for n in (fact.subject, *fact.about) if n in inferred), None)
+        if entry:
+            row["inference"] = {"term": entry.term, "reason": entry.reason}
         out.append(row)
     return out
 
@@ -368,10 +386,10 @@ def section(kb: KnowledgeBase, name: str) -> dict | None:
         return None
     target = q if q in units else None
     if target is None:
-        resolved = _index(kb).matcher.resolve(q)
+        resolved = _index(kb).understander.matcher.resolve(q)
         target = resolved if resolved in units else None
     if target is None:
-        found = [m.name for m in _index(kb).matcher.find(q) if m.name in units]
+        found = [m.name for m in _index(kb).understander.matcher.find(q) if m.name in units]
         target = found[0] if found else None
     if target is None:  # a typo in a short name (区民化): the closest unit name or reading
         choices = {v: n for v, n in _index(kb).variants if n in units}

@@ -94,6 +94,19 @@ def test_smalltalk(intent, response):
     assert statuses(messages) == [{"status": "smalltalk", "intent": intent, "sources": []}]
 
 
+def test_a_small_talk_turn_with_content_goes_to_the_knowledge_base():
+    # a thank-you with a question in it: the knowledge base replies (whatever its status), not small talk
+    messages, _ = run(ActionSmalltalk(), tracker("高齢者の保険証のことを聞きたいです、ありがとう", "thanks"))
+    assert statuses(messages)[0]["status"] in {"answered", "not_found", "clarify"}
+    assert not any(m.get("response") == "utter_thanks" for m in messages)
+
+
+def test_plain_small_talk_stays_small_talk():
+    messages, _ = run(ActionSmalltalk(), tracker("ありがとうございました", "thanks"))
+    assert messages[0]["response"] == "utter_thanks"
+    assert statuses(messages)[0]["status"] == "smalltalk"
+
+
 def test_question_misread_as_small_talk_is_still_answered():
     messages, _ = run(ActionSmalltalk(), tracker("ワークショップの謝礼はありますか", "affirm"))
     assert statuses(messages)[0]["status"] == "answered"

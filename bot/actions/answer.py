@@ -112,8 +112,7 @@ class ActionAnswer(Action):
         kb_intent = asked_intent(message)
         answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today(),
                                    previous_intent(tracker.events), intent_ranking(message) or None)
-        named = answerer().entities(text, values) or answerer().cue_attributes(text)
-        if intent == "out_of_scope" and (answer.status != "answered" or not named):
+        if intent == "out_of_scope" and (answer.status != "answered" or not answerer().asks_about_something(text, values)):
             dispatcher.utter_message(response="utter_out_of_scope", buttons=answerer().suggestions(None))
             send_status(dispatcher, "not_found", intent)
             return []

@@ -1,21 +1,22 @@
 """``action_smalltalk``: greetings, thanks, goodbyes and "are you a bot"."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .answer import today
 from .knowledge_base import answerer
 from .replies import send, send_status
 
-MIN_QUESTION_CHARS = 6  # shorter messages are taken as the small talk they were classified as
-
 RESPONSES = {
     "greet": "utter_greet", "goodbye": "utter_goodbye", "thanks": "utter_thanks",
     "bot_challenge": "utter_bot_challenge", "affirm": "utter_affirm", "deny": "utter_deny",
 }
+logger = logging.getLogger(__name__)
 SUGGESTIONS = ["住民票はどこで取れますか", "区役所は土曜日も開いていますか", "ワークショップについて教えて"]
 
 
@@ -32,7 +33,7 @@ class ActionSmalltalk(Action):
         answer = self.misread_question(text, tracker.get_slot("topic"))
         if answer is not None:  # a real question the classifier took for small talk
             send(dispatcher, answer, intent)
-            return []
+            return [SlotSet("topic", answer.topic or tracker.get_slot("topic"))]
         buttons = [{"title": s, "payload": s} for s in SUGGESTIONS] if intent == "greet" else None
         dispatcher.utter_message(response=RESPONSES.get(intent, "utter_greet"), buttons=buttons)
         send_status(dispatcher, "smalltalk", intent)
@@ -40,15 +41,16 @@ class ActionSmalltalk(Action):
 
     @staticmethod
     def misread_question(text: str, topic: str | None):
-        """The knowledge-base answer when ``text`` names something the
-        knowledge base knows and gets an answer; else None."""
-        if len(text.strip()) < MIN_QUESTION_CHARS:
-            return None
+        """The knowledge-base reply (answered, not found or clarify) when
+        ``text`` is about something the knowledge base knows
+        (``Answerer.asks_about_something``): a turn with content goes to the
+        knowledge base, only plain small talk gets a small-talk reply.
+        None for small talk, or when the lookup fails."""
         try:
             kb = answerer()
-            if not (kb.entities(text) or kb.cue_attributes(text)):
+            if not kb.asks_about_something(text):
                 return None
-            answer = kb.answer(text, None, (), topic, today())
-        except Exception:
+            return kb.answer(text, None, (), topic, today())
+        except Exception:  # small talk still gets its reply; the log gets the trace
+            logger.exception("knowledge-base lookup of a small-talk turn failed")
             return None
-        return answer if answer.status == "answered" else None

@@ -1,0 +1,54 @@
+"""Retrieval and ranking: candidates from the indexes, BM25, features
+(questions written for these tests)."""
+import pytest
+
+from conftest import TODAY
+from knowledge.bm25 import BM25Index
+from knowledge.retrieve import BM25_CANDIDATES, FEATURES
+
+
+@pytest.fixture
+def candidates(answerer):
+    def _candidates(question, intent=None, topic=None):
+        query = answerer.understander.understand(question, intent, (), topic, TODAY)
+        return query, answerer.retriever.candidates(query)
+
+    return _candidates
+
+
+def test_candidates_come_from_the_indexes_not_from_every_fact(candidates, kb):
+    _, found = candidates("住民票はどこで取れますか", "ask_counter")
+    assert 0 < len(found) <= BM25_CANDIDATES < len(kb.facts)
+    assert any(c.fact.subject == "住民票" for c in found)
+
+
+def test_every_feature_is_between_zero_and_one(candidates):
+    for question in ("ワークショップの会場はどこ", "窓口で対応できないお願いをされたらどうする", "犬の登録"):
+        _, found = candidates(question)
+        for cand in found:
+            assert set(cand.features) == set(FEATURES)
+            assert all(0.0 <= v <= 1.0 for v in cand.features.values()), (question, cand.fact.id)
+
+
+def test_a_ward_named_beside_a_subject_is_a_constraint(candidates, answerer):
+    query, found = candidates("多摩区の出張所はどこにありますか", "ask_venue")
+    assert query.constraints == ["多摩区"]
+    assert found and all(answerer.retriever.relates(c.fact, "多摩区") for c in found)
+
+
+def test_in_memory_bm25_ranks_as_fts5_does(kb):
+    index = BM25Index({f.id: f.terms for f in kb.facts.values()})
+    from knowledge import analyzer
+
+    for question in ("印鑑登録の窓口", "区役所サービス向上指針の理念", "ワークショップの申込方法"):
+        terms = analyzer.terms(question, content_only=True)
+        ours = [fid for fid, _ in index.search(terms, 5)]
+        fts = [f.id for f, _ in kb.search_fact_terms(terms, 5)]
+        assert ours[:3] == fts[:3], question
+
+
+def test_the_ranker_puts_the_asked_attribute_of_the_named_subject_first(candidates, answerer):
+    query, found = candidates("市民館の管理運営はどこの課の担当？", "ask_counter")
+    ranked = answerer.decider.rank(found)
+    assert ranked[0].fact.attribute in ("handled_by", "duties") and "生涯学習支援課" in ranked[0].fact.text
+    assert ranked[0].score >= ranked[-1].score

@@ -1,0 +1,82 @@
+"""Understanding a question alone: names, cue words, topic and event context
+(questions written for these tests)."""
+import pytest
+
+from conftest import TODAY
+
+WORKSHOP = "区役所ミライプロジェクト地域ワークショップ"
+
+
+@pytest.fixture
+def understand(answerer):
+    """``understand(question, intent=None, topic=None, previous_intent=None)`` -> Query."""
+
+    def _understand(question, intent=None, topic=None, previous_intent=None):
+        return answerer.understander.understand(question, intent, (), topic, TODAY, previous_intent)
+
+    return _understand
+
+
+def test_ellipsis_carries_the_topic(understand):
+    query = understand("締め切りはいつ？", "ask_deadline", topic=WORKSHOP)
+    assert query.carried and query.subject_names == [WORKSHOP]
+
+
+def test_a_turn_with_words_of_its_own_but_no_name_still_carries_the_topic(understand):
+    query = understand("跡地はどうなるの？", "ask_history", topic="宮前連絡所")
+    assert query.carried and query.subject_names == ["宮前連絡所"]
+
+
+def test_naming_the_ward_office_starts_a_new_topic(understand):
+    query = understand("区役所は何時まで開いていますか", "ask_datetime", topic="印鑑登録")
+    assert query.office and not query.carried and "印鑑登録" not in query.subject_names
+
+
+def test_naming_something_the_documents_never_use_starts_a_new_topic(understand):
+    query = understand("犬の登録はどうすればいい？", "ask_procedure", topic="印鑑登録")
+    assert not query.carried and "犬" in query.unknown and not query.subjects
+
+
+def test_a_bare_name_asks_the_previous_question_about_it(understand):
+    query = understand("じゃあ支所は？", None, topic="住民票", previous_intent="ask_counter")
+    assert query.elliptical and query.intent == "ask_counter"
+    assert query.subject_names == ["支所・区民センター"] and query.context == ["住民票"]
+
+
+def test_a_question_naming_nothing_about_an_events_details_assumes_the_current_event(understand):
+    query = understand("会場はどこ？", "ask_venue")
+    assert query.assumed == WORKSHOP and query.context == [WORKSHOP] and not query.subjects
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("祝日も開いていますか", "ask_datetime"),          # the office's days, not an event's
+    ("粗大ごみの申し込み方法を教えて", "ask_procedure"),  # says what it is about, if not by name
+])
+def test_no_event_is_assumed_for_questions_of_their_own(understand, question, intent):
+    assert understand(question, intent).assumed is None
+
+
+def test_a_specific_cue_wins_over_a_general_one(understand):
+    assert understand("参加費はいくらですか").cues == ("fee",)
+    assert understand("謝礼はいくら？").cues == ("reward",)
+
+
+def test_a_cue_word_inside_a_name_is_part_of_the_name(understand):
+    query = understand("住所変更の届出はどこの窓口？", "ask_counter")
+    assert "address" not in query.cues and query.subject_names == ["住所変更の届出"]
+
+
+def test_a_name_also_named_on_its_own_is_not_partial(understand):
+    # 介護 (an alias of 介護保険) is the head of 介護タクシー, but 介護保険 is named too
+    query = understand("介護タクシーを使いたい。介護保険の窓口はどこですか", "ask_counter")
+    assert "介護保険" in query.subject_names and query.partial == []
+
+
+def test_context_before_the_question_is_kept_apart_from_its_focus(understand):
+    query = understand("平日は仕事で行けません。日曜日に証明書を取れるところってありますか？", "ask_venue")
+    focus = {norm for norm, _ in query.focus}
+    assert "仕事" not in focus and {"日曜日", "証明書"} & focus
+
+
+def test_place_names_where_the_citizen_lives_are_not_unknown_things(understand):
+    assert understand("横浜に住んでいますが参加できますか", "ask_eligibility").unknown == []

@@ -1,0 +1,79 @@
+"""The citizen vocabulary: its schema, its matching, and how answers and the
+staff search use it (questions written for these tests)."""
+import pytest
+import yaml
+
+from knowledge import staff
+from knowledge.entities import fold
+from knowledge.vocabulary import PATH, Vocabulary, VocabularyError
+
+
+@pytest.fixture(scope="module")
+def vocab(kb):
+    """The project's vocabulary, checked against the knowledge base's entities."""
+    return Vocabulary.load(PATH, set(kb.entities))
+
+
+def test_every_entry_names_knowledge_base_entities_and_gives_one_sentence(vocab, kb):
+    assert len(vocab.entries) >= 100
+    for entry in vocab.entries:
+        assert entry.means and all(name in kb.entities for name in entry.means), entry.term
+        assert entry.reason.endswith("。") and entry.reason.count("。") == 1, entry.term
+
+
+def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
+    # entity names are matched on their own; an entry may stand for an entity that is also named
+    # (町内会 is an entity and a 地域住民組織), but never maps a name to itself
+    for entry in vocab.entries:
+        assert entry.term not in entry.means, entry.term
+
+
+@pytest.mark.parametrize("question, means", [
+    ("婚姻届を出したい", "戸籍"),
+    ("こんいんとどけ", "戸籍"),             # kana reading
+    ("娘がうまれたのでとどけを出す", "戸籍"),  # co-occurring words
+    ("引っ越しの手続き", "住所変更の届出"),
+    ("自転車を撤去されました", "放置自転車"),
+])
+def test_citizen_words_find_the_documents_duty_terms(vocab, question, means):
+    found = vocab.find(fold(question))
+    assert any(means in inf.entry.means for inf in found), question
+
+
+def test_a_name_the_question_types_wins_over_an_overlapping_word(vocab):
+    text = fold("出生届の用紙")
+    assert any(inf.entry.term == "出生届" for inf in vocab.find(text))
+    # the first two characters belong to a (hypothetical) entity name: the overlapping word does not match
+    assert not any(inf.entry.term == "出生届" and inf.start >= 0 for inf in vocab.find(text, [(0, 2)]))
+    # ... unless the word is exactly that name (町内会 is an entity and also a 地域住民組織)
+    exact = vocab.find(fold("町内会"), [(0, 3)])
+    assert any("地域住民組織等支援" in inf.entry.means for inf in exact)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"term": "x", "means": ["戸籍"], "reason": "r。"}, "shorter than"),
+    ({"term": "婚姻届", "means": ["ない課"], "reason": "r。"}, "no entity"),
+    ({"term": "婚姻届", "means": ["戸籍"]}, "needs term, means and reason"),
+    ({"term": "婚姻届", "means": ["戸籍"], "reason": "r。", "with": [["結婚"]]}, "two or more words"),
+    ({"term": "婚姻届", "means": ["戸籍"], "reason": "r。", "colour": "red"}, "unknown keys"),
+])
+def test_a_broken_entry_is_refused_with_its_name(tmp_path, kb, entry, message):
+    path = tmp_path / "vocabulary.yml"
+    path.write_text(yaml.safe_dump({"entries": [entry]}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.load(path, set(kb.entities))
+
+
+def test_an_answer_resting_on_the_vocabulary_says_so(ask):
+    answer = ask("子どもが生まれたので出生届を出したい。どこの課？", "ask_counter")
+    assert answer.status == "answered"
+    assert "区民課" in answer.text
+    assert "出生届は戸籍の届出です" in answer.text and "一般的な手続きの区分による案内" in answer.text
+    assert answer.text.index("一般的") < answer.text.index("出典")
+
+
+def test_staff_search_finds_the_duty_from_a_reading_and_from_a_citizens_word(kb):
+    assert staff.search(kb, "ほうちじてんしゃ", 3)[0]["subject"] == "放置自転車"
+    rows = staff.search(kb, "婚姻届", 3)
+    assert rows[0]["subject"] == "戸籍"
+    assert rows[0]["inference"]["term"] == "婚姻届" and "戸籍" in rows[0]["inference"]["reason"]
