@@ -9,12 +9,13 @@
    about the subject that give that attribute; when there are none, every
    candidate stays, each marked as missing the cue (a feature the classifier
    weighs heavily), and a decline names the missing attribute.
-3. **Rank** the remaining candidates with the trained ranker (logistic
-   regression over ``retrieve.FEATURES``: the probability that the fact
-   answers the question).
+3. **Rank** the remaining candidates with the trained ranker (a linear
+   model over ``retrieve.FEATURES`` fitted on pairs of candidates; its
+   score, squashed to 0..1, orders them).
 4. **Answer or not**: the trained answerability classifier (logistic
-   regression over the best candidate's ranker probability and the features that say whether the fact is about what is
-   asked) gives the probability that answering with it is right; below the
+   regression over the best candidate's ranker score, the next one's, and
+   the features that say whether the fact is about what is asked) gives the
+   probability that answering with it is right; below the
    threshold the reply is "not in the documents".  The threshold was chosen
    on held-out folds of the training questions for a wrong answer costing
    ``WRONG_ANSWER_COST`` times a needless decline.
@@ -42,7 +43,8 @@ DECISION_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
     # mismatches that make a close fact a wrong answer
-    "top", "direct", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap", "attr_hinted",
+    "top", "second", "agree", "direct", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap",
+    "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal",
     "year_mismatch", "precision_missed", "number_missed",
 )
@@ -124,6 +126,11 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values = {name: cand.features.get(name, 0.0) for name in DECISION_FEATURES}
     values["top"] = cand.score
     values["carried"] = float(query.carried)
+    others = [c for i, c in enumerate(ranked[:6]) if i != index]
+    values["second"] = others[0].score if others else 0.0
+    group = Decider.group_of(cand.fact.attribute, query)
+    values["agree"] = min(1.0, sum(c.score for c in others if c.fact.attribute in group
+                                   and (c.fact.subject == cand.fact.subject or c.features.get("subject"))))
     return values
 
 

@@ -11,8 +11,10 @@ dev sets are never read here.
 * every single case (small talk left out) is understood twice, with its
   labelled intent and with no intent (as when the NLU is unsure), and its
   candidates are retrieved as at run time;
-* the **ranker** (scikit-learn ``LogisticRegression``) learns which
-  candidate facts are a listed answer;
+* the **ranker** (scikit-learn ``LogisticRegression`` on pairs of
+  candidates, as RankNet does) learns which of two candidate facts answers
+  the question; a fact answers when it is listed or holds the case's
+  expected keys (``answers``);
 * the **classifier** learns, from the best candidate of out-of-fold rankers
   (5 folds), whether answering with it is right (answerable and a listed
   fact); its **threshold** minimises ``WRONG_ANSWER_COST`` x wrong answers +
@@ -25,6 +27,7 @@ Run time: a few seconds (Sudachi on each question, then small fits).
 """
 from __future__ import annotations
 
+import random
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ from .vocabulary import vocabulary
 
 QUESTIONS_DIR = Path(__file__).with_name("answerability")
 FOLDS = 5
+PAIRS_PER_ANSWER = 15  # non-answering candidates paired with each answering one when fitting the ranker
 INTENTS = {
     "venue": "ask_venue", "datetime": "ask_datetime", "deadline": "ask_deadline", "eligibility": "ask_eligibility",
     "counter": "ask_counter", "contact": "ask_contact", "procedure": "ask_procedure",
@@ -143,14 +147,15 @@ def examples(kb: KnowledgeBase, cases: list[Case], both_intents: bool = False) -
     return out
 
 
-def _fit(rows: list[list[float]], labels: list[int], names: tuple[str, ...]) -> LinearModel:
+def _fit(rows: list[list[float]], labels: list[int], names: tuple[str, ...], intercept: bool = True) -> LinearModel:
     from sklearn.linear_model import LogisticRegression
 
     if len(set(labels)) < 2:
         return LinearModel(names, tuple(0.0 for _ in names), 0.0 if labels and labels[0] else -5.0)
-    model = LogisticRegression(C=1.0, max_iter=2000)
+    model = LogisticRegression(C=1.0, max_iter=3000, fit_intercept=intercept)
     model.fit(rows, labels)
-    return LinearModel(names, tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+    bias = float(model.intercept_[0]) if intercept else 0.0
+    return LinearModel(names, tuple(float(w) for w in model.coef_[0]), bias)
 
 
 def answers(case: Case, fact) -> bool:
@@ -177,14 +182,28 @@ def answer_right(case: Case, ranked: list[Candidate], query, depth: int = 4) -> 
     return any(answers(case, c.fact) for c in ranked[:depth] if c is ranked[0] or c.fact.attribute in group)
 
 
-def fit_ranker(train: list[Example]) -> LinearModel:
-    """The ranker fitted on every candidate of ``train`` (label: ``answers``)."""
+def fit_ranker(train: list[Example], pairs_per_answer: int = PAIRS_PER_ANSWER) -> LinearModel:
+    """The ranker, fitted pairwise (a logistic regression on the feature
+    differences of an answering and a non-answering candidate of the same
+    question, as RankNet / RankSVM do): it learns which of two candidates
+    should come first, which is what ranking needs, whatever the number of
+    candidates a question has.  ``pairs_per_answer`` non-answering
+    candidates are drawn per answering one (fixed seed)."""
+    rng = random.Random(0)
     rows, labels = [], []
     for ex in train:
-        for cand in ex.pool:
-            rows.append(cand.vector())
-            labels.append(int(answers(ex.case, cand.fact)))
-    return _fit(rows, labels, FEATURES)
+        right = [c for c in ex.pool if answers(ex.case, c.fact)]
+        wrong = [c for c in ex.pool if not answers(ex.case, c.fact)]
+        for good in right:
+            for bad in rng.sample(wrong, min(len(wrong), pairs_per_answer)):
+                diff = [g - b for g, b in zip(good.vector(), bad.vector())]
+                if rng.random() < 0.5:
+                    rows.append(diff)
+                    labels.append(1)
+                else:
+                    rows.append([-d for d in diff])
+                    labels.append(0)
+    return _fit(rows, labels, FEATURES, intercept=False)
 
 
 def _top(ranker: LinearModel, ex: Example) -> tuple[dict[str, float], int] | None:
