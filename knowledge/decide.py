@@ -43,9 +43,10 @@ DECISION_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
     # mismatches that make a close fact a wrong answer
-    "top", "second", "agree", "direct", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap",
+    "top", "second", "agree", "direct", "direct_hinted", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap",
     "attr_hinted",
-    "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal",
+    "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
+    "plan_future",
     "year_mismatch", "precision_missed", "number_missed",
 )
 

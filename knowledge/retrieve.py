@@ -41,9 +41,10 @@ UNKNOWN_TERM_IDF = 2.0  # weight of a question term that no fact contains
 
 FEATURES = (
     "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context", "office",
-    "direct", "attr_asked", "attr_hinted", "attr_first", "attr_secondary", "cue_missed", "bm25", "bm25_rest", "coverage",
-    "content_coverage", "focus_coverage", "char_overlap", "year_mismatch", "precision_missed", "number_missed", "plan", "proposal", "example", "plan_future",
-    "plan_present", "nothing_named", "unknown_nouns", "partial", "no_intent", "direct_focus", "unnamed_coverage",
+    "direct", "direct_hinted", "attr_asked", "attr_hinted", "attr_first", "attr_secondary", "cue_missed",
+    "bm25", "bm25_rest", "coverage", "content_coverage", "focus_coverage", "char_overlap", "year_mismatch",
+    "precision_missed", "number_missed", "plan", "proposal", "example", "plan_future", "plan_present",
+    "nothing_named", "unknown_nouns", "partial", "no_intent", "direct_focus", "unnamed_coverage",
 )
 
 
@@ -218,7 +219,9 @@ class Retriever:
             f["attr_asked"] = min(1.0, asked.primary.get(attribute, 0.0))
         f["attr_hinted"] = float(attribute in asked.hinted)
         f["attr_first"] = float(attribute == asked.first)
-        f["direct"] = float(bool(f["subject"] or f["about"] or f["office"])) * max(f["attr_asked"], f["attr_hinted"])
+        about_named = float(bool(f["subject"] or f["about"] or f["office"]))
+        f["direct"] = about_named * f["attr_asked"]
+        f["direct_hinted"] = about_named * f["attr_hinted"] * (1.0 - f["attr_asked"])
         f["attr_secondary"] = min(1.0, asked.secondary.get(attribute, 0.0))
         f["bm25"] = bm25
         f["bm25_rest"] = bm25_rest

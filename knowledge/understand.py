@@ -338,6 +338,7 @@ class Understander:
         has_predicate = False
         focus_start = final_sentence_start(text)
         for m in analyzer.morphemes(text, "C"):
+            query.hinted |= table.hinted_intents({fold(m.normalized), fold(m.surface)})
             if m.pos in PREDICATE_POS and fold(m.normalized) not in table.asking_words:
                 has_predicate = True
             if m.pos not in analyzer.CONTENT_POS or m.normalized in analyzer.STOP_TERMS:
@@ -349,7 +350,6 @@ class Understander:
                 continue
             rest += [t for t in analyzer.terms(m.surface, content_only=True) if t not in rest]
             if any(surface in c for c in cue_text) or norm in table.asking_words or surface in table.asking_words:
-                query.hinted |= table.hinted_intents({norm, surface})
                 continue
             content.append((m.normalized.lower(), m.reading))
             if m.pos in NOUN_POS:
