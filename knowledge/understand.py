@@ -72,6 +72,7 @@ class Named:
     matched: str
     reason: str | None = None
     term: str | None = None
+    start: int = -1  # where it is named in the folded question (-1: unknown, e.g. an NLU value)
 
 
 @dataclass
@@ -270,6 +271,7 @@ class Understander:
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
         self._read_terms(query, text, explained, names)
+        self._background(query, text)
         # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
         query.hinted |= {intent for word, intent in table.hints.items() if len(word) >= 3 and word in folded}
         self._apply_topic(query, topic, previous_intent, text)
@@ -313,14 +315,14 @@ class Understander:
                 query.constraints.append(m.name)
             else:
                 source = "typed" if m.start >= 0 else ("nlu" if m.score == NLU_SCORE else "fuzzy")
-                query.subjects.append(Named(m.name, m.type, source, m.variant))
+                query.subjects.append(Named(m.name, m.type, source, m.variant, start=m.start))
         for inf in inferences:
             for name in inf.entry.means:
                 if name in seen or name not in self.kb.entities:
                     continue
                 seen.add(name)
                 query.subjects.append(Named(name, self.kb.entities[name].type, "vocabulary", inf.matched,
-                                            inf.entry.reason, inf.entry.term))
+                                            inf.entry.reason, inf.entry.term, inf.start))
         if query.constraints and not query.subjects and not query.office:
             # a ward alone is what the question is about (川崎区について)
             query.subjects = [Named(n, "ward", "typed", n) for n in query.constraints]
@@ -364,6 +366,21 @@ class Understander:
         query.content = list(dict.fromkeys(content))
         query.unknown = list(dict.fromkeys(unknown))
         query.elliptical = bool(query.subjects) and not has_predicate and not query.content and not query.cues
+
+    @staticmethod
+    def _background(query: Query, text: str) -> None:
+        """Names given only in the context a citizen writes before the
+        question (「結婚して引っ越します。婚姻届はどこに？」) are background when
+        the question itself names something: they become context, not
+        subjects."""
+        start = final_sentence_start(text)
+        if start == 0:
+            return
+        focus_at = _folded_offsets(text)[start]
+        asked = [s for s in query.subjects if s.start < 0 or s.start >= focus_at]
+        if asked and len(asked) < len(query.subjects):
+            query.context += [s.name for s in query.subjects if s not in asked]
+            query.subjects = asked
 
     def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:
         if not topic or topic not in self.kb.entities:
