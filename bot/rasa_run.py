@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.channels.socketio import parse_origins
 
@@ -40,7 +40,7 @@ class UsageError(ValueError):
     """A command line or an environment that would open the server."""
 
 
-def rasa_run_args(argv: Sequence[str], environ: Mapping[str, str]) -> List[str]:
+def rasa_run_args(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     """The ``rasa`` arguments (``["run", ...]``) for ``argv`` (``rasa run``
     options) and the settings in ``environ`` (see the module docstring).
 
@@ -70,7 +70,7 @@ def rasa_run_args(argv: Sequence[str], environ: Mapping[str, str]) -> List[str]:
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rasa run`` with :func:`rasa_run_args`; 2 on a usage error."""
     try:
         args = rasa_run_args(sys.argv[1:] if argv is None else argv, os.environ)

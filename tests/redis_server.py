@@ -13,11 +13,11 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from conftest import free_port
 
-REDIS_SERVER: Optional[str] = shutil.which("redis-server") or (
+REDIS_SERVER: str | None = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if Path("/usr/bin/redis-server").is_file() else None)
 SKIP_REASON = "redis-server is not installed (scripts/scaleout.sh --install-only)"
 
@@ -28,9 +28,9 @@ class RedisServer:
     def __init__(self, directory: Path) -> None:
         self.directory, self.port = Path(directory), free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         if REDIS_SERVER is None:
             raise FileNotFoundError(SKIP_REASON)
         self.directory.mkdir(parents=True, exist_ok=True)

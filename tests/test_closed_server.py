@@ -69,7 +69,7 @@ class MadeRun:
                 self.env.pop(name, None)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 300.0) -> "MadeRun":
+    def start(self, timeout: float = 300.0) -> MadeRun:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=self.env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -243,7 +243,8 @@ def render_proxy(site: str, rasa_port: int, web_port: int, http_port: int, https
     swaps = [("server 127.0.0.1:5005;", f"server 127.0.0.1:{rasa_port};"),
              ("server 127.0.0.1:8080;", f"server 127.0.0.1:{web_port};"),
              ("    listen 80;\n    listen [::]:80;", f"    listen 127.0.0.1:{http_port};"),
-             ("    listen 443 ssl http2;\n    listen [::]:443 ssl http2;", f"    listen 127.0.0.1:{https_port} ssl http2;"),
+             ("    listen 443 ssl http2;\n    listen [::]:443 ssl http2;",
+              f"    listen 127.0.0.1:{https_port} ssl http2;"),
              ("/etc/letsencrypt/live/chat.example.jp/fullchain.pem", str(cert)),
              ("/etc/letsencrypt/live/chat.example.jp/privkey.pem", str(key))]
     for old, new in swaps:

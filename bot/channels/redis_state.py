@@ -27,7 +27,6 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from typing import Optional
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -59,8 +58,8 @@ class _RedisClient:
         if not url:
             raise ValueError("a Redis URL is needed, e.g. redis://127.0.0.1:6379/0")
         self.url, self.timeout = url, timeout
-        self._client: Optional[aioredis.Redis] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._failing = False
 
     def client(self) -> aioredis.Redis:
