@@ -10,6 +10,8 @@ RASA_PORT=${RASA_PORT:-5005}
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:${ACTIONS_PORT:-5055}/webhook}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
+# the pages that may open the widget's socket (and get CORS): by default the demo page's own origin
+export WIDGET_ORIGINS=${WIDGET_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}
 # rasa_sdk reads its interface from SANIC_HOST (it has no option for it; its default is 0.0.0.0)
 SANIC_HOST=${ACTIONS_INTERFACE:-127.0.0.1} .venv/bin/rasa run actions --actions bot.actions --port "$ACTIONS_PORT" &
 actions=$!

@@ -60,6 +60,7 @@ class MadeRun:
     def __init__(self, log: Path, env: dict | None = None) -> None:
         self.rasa_port, self.actions_port, self.web_port = free_port(), free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.rasa_port}"
+        self.demo = f"http://localhost:{self.web_port}"  # the demo page's origin: allowed by default
         self.log = log
         self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_PORT": str(self.rasa_port),
                     "ACTIONS_PORT": str(self.actions_port), "WEB_PORT": str(self.web_port),
@@ -170,9 +171,11 @@ def test_api_needs_the_token_when_it_is_on(tmp_path_factory):
 def test_cors_granted_only_to_widget_origins(made_run):
     url = made_run.base + "/webhooks/rest/webhook"
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-    _, headers, _ = request(url, "OPTIONS", headers={"Origin": DEFAULT_WIDGET_ORIGINS, **preflight})
-    assert headers.get("Access-Control-Allow-Origin") == DEFAULT_WIDGET_ORIGINS
-    for origin in (EVIL, "null", "http://localhost:8081", "http://localhost:8080.evil.example"):
+    for origin in (made_run.demo, f"http://127.0.0.1:{made_run.web_port}"):
+        _, headers, _ = request(url, "OPTIONS", headers={"Origin": origin, **preflight})
+        assert headers.get("Access-Control-Allow-Origin") == origin
+    for origin in (EVIL, "null", f"http://localhost:{made_run.rasa_port}", f"{made_run.demo}.evil.example",
+                   DEFAULT_WIDGET_ORIGINS):
         _, headers, _ = request(url, "OPTIONS", headers={"Origin": origin, **preflight})
         assert "Access-Control-Allow-Origin" not in headers, (origin, headers)
         _, headers, _ = request(url, "POST", json.dumps({"sender": "cors", "message": "こんにちは"}).encode(),
@@ -198,13 +201,13 @@ def _websocket(url: str, origin: str | None, context: ssl.SSLContext | None = No
 @pytest.mark.integration
 def test_socketio_refuses_pages_of_other_origins(made_run):
     ws = f"ws://127.0.0.1:{made_run.rasa_port}/socket.io/?EIO=4&transport=websocket"
-    assert _websocket(ws, DEFAULT_WIDGET_ORIGINS).startswith("0{")  # engine.io "open"
+    assert _websocket(ws, made_run.demo).startswith("0{")  # engine.io "open"
     assert _websocket(ws, EVIL) == "refused 400"
-    assert _websocket(ws, "http://127.0.0.1:8080") == "refused 400"  # same page, another origin string
+    assert _websocket(ws, f"https://localhost:{made_run.web_port}") == "refused 400"  # another scheme
     polling = made_run.base + "/socket.io/?EIO=4&transport=polling"
     assert request(polling, headers={"Origin": EVIL})[0] == 400
-    status, headers, _ = request(polling, headers={"Origin": DEFAULT_WIDGET_ORIGINS})
-    assert status == 200 and headers.get("Access-Control-Allow-Origin") == DEFAULT_WIDGET_ORIGINS
+    status, headers, _ = request(polling, headers={"Origin": made_run.demo})
+    assert status == 200 and headers.get("Access-Control-Allow-Origin") == made_run.demo
 
 
 # --------------------------------------------------------------------------- interfaces
@@ -310,7 +313,7 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.mark.integration
-def test_proxy_passes_the_webhooks_and_the_widget_on_https(proxy):
+def test_proxy_passes_the_webhooks_and_the_widget_on_https(proxy, made_run):
     base, context, _ = proxy
     status, _, body = request(base + "/webhooks/rest/webhook", "POST",
                               json.dumps({"sender": "proxy-1", "message": "住民票はどこで取れますか"}).encode(),
@@ -318,7 +321,7 @@ def test_proxy_passes_the_webhooks_and_the_widget_on_https(proxy):
     assert status == 200 and custom(json.loads(body))["status"] == "answered"
     assert request(base + "/webhooks/line/webhook", "POST", b"{}", context=context)[0] == 401  # reached LINE
     wss = f"wss://127.0.0.1:{base.rsplit(':', 1)[1]}/socket.io/?EIO=4&transport=websocket"
-    assert _websocket(wss, DEFAULT_WIDGET_ORIGINS, context).startswith("0{")
+    assert _websocket(wss, made_run.demo, context).startswith("0{")
     assert _websocket(wss, EVIL, context) == "refused 400"
     for path in ("/static/chat.js", "/static/chat.css", "/static/vendor/socket.io.min.js"):
         status, headers, _ = request(base + path, context=context)
