@@ -14,9 +14,11 @@ ACTIONS_PORT ?= 5055
 WEB_PORT ?= 8080
 # regression floor for `make nlu-test`; the measured figure is printed (0.90+ at the time of writing)
 NLU_MIN_MACRO_F1 ?= 0.85
-export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+# rasa_sdk's interface (it has no option for it; its own default is 0.0.0.0)
+ACTIONS_INTERFACE ?= 127.0.0.1
 
-.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean
+.PHONY: help setup browser proxy-deps kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -30,6 +32,10 @@ setup:
 browser:
 	@scripts/install_browser.sh
 
+# nginx for the reverse-proxy layout (deploy/nginx.conf) and its test
+proxy-deps:
+	@scripts/install_proxy.sh
+
 kb: setup
 	$(PY) -m knowledge build
 	$(PY) -m knowledge export
@@ -39,7 +45,7 @@ train: kb
 	$(RASA) train --config config.yml --domain domain.yml --data bot/data --out models --fixed-model-name kuyakusho
 
 actions: kb
-	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
+	SANIC_HOST=$(ACTIONS_INTERFACE) $(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
 
 staff: kb
 	$(PY) -m bot.web --port 8080 --kb knowledge/kb.sqlite
@@ -48,9 +54,9 @@ run: train
 	@scripts/run.sh
 
 shell: train
-	@$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT) >/tmp/kuyakusho-actions.log 2>&1 & \
+	@SANIC_HOST=$(ACTIONS_INTERFACE) $(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT) >/tmp/kuyakusho-actions.log 2>&1 & \
 	  pid=$$!; trap "kill $$pid" EXIT; sleep 5; \
-	  $(RASA) shell --model models/kuyakusho.tar.gz --endpoints endpoints.yml
+	  $(RASA) shell -i 127.0.0.1 --model models/kuyakusho.tar.gz --endpoints endpoints.yml
 
 unit: kb
 	$(PY) -m pytest -q -m "not integration"
@@ -62,7 +68,7 @@ nlu-test: train
 core-test: train
 	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
 
-test: train browser
+test: train browser proxy-deps
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 
@@ -84,8 +90,13 @@ bench-staff: kb
 bench: train bench-venv
 	$(PY) -m bench.run ../shared/eval/public.yml $(BENCH_EVAL)
 
+# pip-audit (in .venv-audit) over requirements.lock against the OSV database; where it
+# cannot be reached it says so in one line and exits 0 (docs/security.md)
+audit:
+	@scripts/audit.sh
+
 clean:
-	rm -rf models results knowledge/kb.sqlite .venv-bench
+	rm -rf models results knowledge/kb.sqlite .venv-bench .venv-audit
 
 # ---- scale-out (docs/deployment.md): Redis lock store, PostgreSQL tracker store,
 # two Rasa servers and one action server on loopback (bot/scaleout.py)
@@ -103,7 +114,8 @@ scaleout: train scaleout-deps
 	@scripts/scaleout.sh $(SCALEOUT_ARGS)
 
 scaleout-test: train scaleout-deps
-	SCALEOUT_TEST=1 $(PY) -m pytest -q -m scaleout tests/test_scaleout.py
+	SCALEOUT_TEST=1 $(PY) -m pytest -q -m scaleout tests/test_scaleout.py tests/test_shared_limits.py
+	$(PY) -m pytest -q tests/test_redis_state.py
 	@echo "load run: $$(cat results/scaleout-test/load.json | tr -d '\n')"
 
 soak: train scaleout-deps bench-venv

@@ -183,8 +183,9 @@ def serve_and_measure(name: str, model: str, rasa_port: int, actions_port: int, 
                                 "   # during a second locust run")
         out["rss_end"] = {k: memory.rss_mib(p) for k, p in pids.items()}
     res["servers"][name] = out
-    commands.append(f"rasa run --enable-api --port {rasa_port} --model {model} --endpoints endpoints.yml "
-                    f"--credentials credentials.yml   # + rasa run actions --actions bot.actions --port {actions_port}")
+    commands.append(f"python -m bot.rasa_run --port {rasa_port} --model {model} --endpoints endpoints.yml "
+                    f"--credentials credentials.yml   # + SANIC_HOST=127.0.0.1 rasa run actions --actions bot.actions "
+                    f"--port {actions_port}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,11 @@ What runs (``endpoints.scaleout.yml``, docs/deployment.md):
 * **Action servers**, one per port in ``actions_ports``, each with its own
   read-only copy of the knowledge base (``base/actions-PORT/kb.sqlite``,
   mode 0444, via ``$KB_PATH``).
-* **Rasa servers**, one per port in ``rasa_ports``, on 127.0.0.1 with
-  ``--enable-api``; server *i* calls action server *i* mod *n*.
+* **Rasa servers**, one per port in ``rasa_ports``, on 127.0.0.1, started
+  through ``bot.rasa_run`` like ``make run`` (HTTP API only with
+  ``RASA_API_TOKEN``, see ``api_token``); server *i* calls action server *i*
+  mod *n*.  They get ``REDIS_URL`` (Redis db 0), so the REST rate limit and
+  LINE's event dedup are shared; the lock store uses db 1.
 
 Logs go to ``base/logs/NAME.log``.  :class:`Stack` starts and stops it all
 (for tests and ``bench/soak.py``); ``python -m bot.scaleout`` runs it in the
@@ -38,11 +41,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from bot.servers import BIN, ROOT, _get, start
+from bot.servers import ROOT, _get, actions_command, answers, rasa_command, start
 
 DEFAULT_BASE = ROOT / "results" / "scaleout"
 DEFAULT_RASA_PORTS = (6005, 6006)
@@ -108,6 +112,9 @@ class Stack:
         kb: the knowledge base copied to every action server.
         env: extra environment for the Rasa and action servers
             (e.g. ``{"KUYAKUSHO_TODAY": "2026-11-21"}``).
+        api_token: turns Rasa's HTTP API on with this secret
+            (``RASA_API_TOKEN``; see :meth:`api`); None: the API is off,
+            unless ``RASA_API_TOKEN`` is in the environment.
         timeout: seconds to wait for each stage to come up (model loading
             takes 30-90 s per Rasa server on 2 cores).
     """
@@ -115,7 +122,8 @@ class Stack:
     def __init__(self, base: Path = DEFAULT_BASE, rasa_ports: Sequence[int] = DEFAULT_RASA_PORTS,
                  actions_ports: Sequence[int] = DEFAULT_ACTIONS_PORTS, redis_port: int = DEFAULT_REDIS_PORT,
                  pg_port: int = DEFAULT_PG_PORT, model: Path = ROOT / "models" / "kuyakusho.tar.gz",
-                 kb: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 300.0) -> None:
+                 kb: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 300.0,
+                 api_token: Optional[str] = None) -> None:
         if not rasa_ports or not actions_ports:
             raise ValueError("need at least one Rasa port and one action-server port")
         self.base = Path(base).resolve()
@@ -124,6 +132,9 @@ class Stack:
         self.model = Path(model)
         self.kb = Path(kb or os.environ.get("KB_PATH") or ROOT / "knowledge" / "kb.sqlite")
         self.extra_env = dict(env or {})
+        if api_token:
+            self.extra_env["RASA_API_TOKEN"] = api_token
+        self.api_token = api_token or os.environ.get("RASA_API_TOKEN") or None
         self.timeout = timeout
         self.logs = self.base / "logs"
         self.pg_data = self.base / "pg"
@@ -139,6 +150,22 @@ class Stack:
     def webhook(self, rasa_port: int) -> str:
         """REST webhook URL of the Rasa server on ``rasa_port``."""
         return self.url(rasa_port) + "/webhooks/rest/webhook"
+
+    def api(self, rasa_port: int, path: str) -> str:
+        """URL of Rasa's HTTP API ``path`` on ``rasa_port``, with ``?token=``.
+
+        Raises:
+            RuntimeError: the API is off (no ``api_token``).
+        """
+        if not self.api_token:
+            raise RuntimeError("the HTTP API is off: give the stack an api_token")
+        sep = "&" if "?" in path else "?"
+        return f"{self.url(rasa_port)}{path}{sep}{urllib.parse.urlencode({'token': self.api_token})}"
+
+    @property
+    def redis_url(self) -> str:
+        """``REDIS_URL`` of the Rasa servers: the stack's Redis, db 0."""
+        return f"redis://{HOST}:{self.redis_port}/0"
 
     @property
     def pg_dsn(self) -> str:
@@ -304,24 +331,24 @@ class Stack:
         env = self._server_env()
         for port in self.actions_ports:
             self.procs[f"actions-{port}"] = start(
-                [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
-                self.log(f"actions-{port}"), {**env, "KB_PATH": str(self._copy_kb(port))})
+                actions_command(port), self.log(f"actions-{port}"),
+                {**env, "SANIC_HOST": HOST, "KB_PATH": str(self._copy_kb(port))})
         store_env = {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
                      "TRACKER_DB_USER": DB_USER, "TRACKER_DB_PASSWORD": self.password,
-                     "LOCK_STORE_HOST": HOST, "LOCK_STORE_PORT": str(self.redis_port)}
+                     "LOCK_STORE_HOST": HOST, "LOCK_STORE_PORT": str(self.redis_port),
+                     "REDIS_URL": self.redis_url}
         for i, port in enumerate(self.rasa_ports):
             actions = self.actions_ports[i % len(self.actions_ports)]
             self.procs[f"rasa-{port}"] = start(
-                [str(BIN / "rasa"), "run", "--enable-api", "-i", HOST, "--port", str(port),
-                 "--model", str(self.model), "--endpoints", "endpoints.scaleout.yml",
-                 "--credentials", "credentials.yml"],
+                rasa_command("-i", HOST, "--port", str(port), "--model", str(self.model),
+                             "--endpoints", "endpoints.scaleout.yml", "--credentials", "credentials.yml"),
                 self.log(f"rasa-{port}"),
                 {**env, **store_env, "ACTION_ENDPOINT_URL": f"http://{HOST}:{actions}/webhook"})
         names = [f"actions-{p}" for p in self.actions_ports] + [f"rasa-{p}" for p in self.rasa_ports]
 
-        def ready() -> bool:
+        def ready() -> bool:  # a Rasa server listens only once its model is loaded
             return (all(_get(f"http://{HOST}:{p}/health") is not None for p in self.actions_ports)
-                    and all((_get(self.url(p) + "/status") or {}).get("model_file") for p in self.rasa_ports))
+                    and all(answers(self.url(p) + "/") for p in self.rasa_ports))
 
         self._wait(names, ready, "Rasa and action servers")
 

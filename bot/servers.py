@@ -1,14 +1,20 @@
 """Start the action server and the Rasa server as subprocesses (for tests and eval).
 
 ``running(rasa_port, actions_port, log_dir)`` is a context manager that starts
-both, waits until the Rasa server reports the model loaded (``GET /status``)
-and the action server answers ``GET /health``, yields the REST webhook URL,
-and stops both on exit.  Raises ``TimeoutError`` (with the log tails) when
+both, waits until the Rasa server answers (``GET /``: it listens only once
+the model is loaded) and the action server answers ``GET /health``, yields
+the REST webhook URL, and stops both on exit.  Raises ``TimeoutError`` (with the log tails) when
 they are not up within ``timeout`` seconds.  ``started(...)`` does the same
 but yields a :class:`Servers`, which can also stop and restart the action
 server alone.  Logs go to ``log_dir/actions-PORT.log`` and
 ``log_dir/rasa-PORT.log``; unless ``TRACKER_DB`` is set, the conversations
 go to ``log_dir/tracker-PORT.db``.
+
+The servers are started as ``make run`` starts them: the Rasa server through
+``bot.rasa_run`` (HTTP API off, CORS for ``WIDGET_ORIGINS`` only, on
+127.0.0.1) and the action server on 127.0.0.1 (``SANIC_HOST``).  A test that
+needs Rasa's HTTP API passes ``api_token`` (it becomes ``RASA_API_TOKEN``) and
+adds ``?token=`` to its requests.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,6 +38,26 @@ def _get(url: str, timeout: float = 2.0) -> dict | None:
             return json.loads(resp.read().decode("utf-8") or "{}")
     except Exception:
         return None
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """Whether ``GET url`` answers 200 within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def rasa_command(*args: str) -> list[str]:
+    """The command that starts a Rasa server with ``rasa run`` options ``args``
+    (through ``bot.rasa_run``, which adds the settings from the environment)."""
+    return [sys.executable, "-m", "bot.rasa_run", *args]
+
+
+def actions_command(port: int) -> list[str]:
+    """The command that starts the action server on ``port`` (its interface is ``$SANIC_HOST``)."""
+    return [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)]
 
 
 def post_message(url: str, sender: str, message: str, timeout: float = 30.0) -> list[dict]:
@@ -69,12 +96,17 @@ class Servers:
 
     def __init__(self, rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
                  model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
-                 rasa_args: tuple[str, ...] | list[str] = ()):
+                 rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None):
         self.rasa_port, self.actions_port, self.model, self.timeout = rasa_port, actions_port, model, timeout
         self.log_dir = Path(log_dir or ROOT / "results" / "logs")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
-                    "ACTION_ENDPOINT_URL": f"http://localhost:{actions_port}/webhook", **(env or {})}
+                    "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook", **(env or {})}
+        # the HTTP API is on only for a caller that brings its own secret (see bot/rasa_run.py)
+        self.env.pop("RASA_API_TOKEN", None)
+        if api_token:
+            self.env["RASA_API_TOKEN"] = api_token
+        self.api_token = api_token
         # each run keeps its own conversation store unless told otherwise (see endpoints.yml)
         self.env.setdefault("TRACKER_DB", str(self.log_dir / f"tracker-{rasa_port}.db"))
         # The action server (Sanic) closes a connection that sends nothing for
@@ -85,7 +117,8 @@ class Servers:
         self.rasa_args = list(rasa_args)
         self.actions_log = self.log_dir / f"actions-{actions_port}.log"
         self.rasa_log = self.log_dir / f"rasa-{rasa_port}.log"
-        self.url = f"http://localhost:{rasa_port}/webhooks/rest/webhook"
+        self.base = f"http://127.0.0.1:{rasa_port}"
+        self.url = f"{self.base}/webhooks/rest/webhook"
         self.actions: subprocess.Popen | None = None
         self.rasa: subprocess.Popen | None = None
 
@@ -100,26 +133,36 @@ class Servers:
             TimeoutError: not up within ``timeout`` seconds (or a process
                 exited); the message has the log tails.
         """
-        self.actions = start([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions",
-                              "--port", str(self.actions_port)], self.actions_log, self.env)
-        self.rasa = start([str(BIN / "rasa"), "run", "--enable-api", "--port", str(self.rasa_port),
-                           "--model", self.model, "--endpoints", "endpoints.yml",
-                           "--credentials", "credentials.yml", *self.rasa_args], self.rasa_log, self.env)
+        self.actions = start(actions_command(self.actions_port), self.actions_log, self._actions_env())
+        self.rasa = start(rasa_command("--port", str(self.rasa_port), "--model", self.model,
+                                       "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                                       *self.rasa_args), self.rasa_log, self.env)
         deadline = time.monotonic() + self.timeout
-        status = None
+        up = False
         while time.monotonic() < deadline:
-            status = _get(f"http://localhost:{self.rasa_port}/status")
-            health = _get(f"http://localhost:{self.actions_port}/health")
-            if status and status.get("model_file") and health is not None:
-                break
-            if any(p.poll() is not None for p in (self.actions, self.rasa)):
+            up = answers(self.base + "/") and _get(f"http://127.0.0.1:{self.actions_port}/health") is not None
+            if up or any(p.poll() is not None for p in (self.actions, self.rasa)):
                 break
             time.sleep(1.0)
-        else:
-            status = None
-        if not (status and status.get("model_file")) or self.actions.poll() is not None:
+        if not up or self.actions.poll() is not None or self.rasa.poll() is not None:
             raise TimeoutError(f"servers did not start within {self.timeout:.0f} s\n{self._tails()}")
         return self
+
+    def _actions_env(self) -> dict:
+        env = dict(self.env)
+        env.setdefault("SANIC_HOST", "127.0.0.1")  # rasa_sdk's interface (its default is 0.0.0.0)
+        return env
+
+    def api(self, path: str) -> str:
+        """URL of Rasa's HTTP API ``path`` (e.g. ``/conversations/x/tracker``) with ``?token=``.
+
+        Raises:
+            RuntimeError: the servers were started without ``api_token``.
+        """
+        if not self.api_token:
+            raise RuntimeError("the HTTP API is off: start the servers with api_token=...")
+        sep = "&" if "?" in path else "?"
+        return f"{self.base}{path}{sep}{urllib.parse.urlencode({'token': self.api_token})}"
 
     def stop_actions(self) -> None:
         """Stop the action server (Rasa keeps running)."""
@@ -132,11 +175,10 @@ class Servers:
             TimeoutError: it did not answer within ``timeout`` seconds.
         """
         _stop(self.actions)
-        self.actions = start([str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions",
-                              "--port", str(self.actions_port)], self.actions_log, self.env, append=True)
+        self.actions = start(actions_command(self.actions_port), self.actions_log, self._actions_env(), append=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _get(f"http://localhost:{self.actions_port}/health") is not None:
+            if _get(f"http://127.0.0.1:{self.actions_port}/health") is not None:
                 return
             if self.actions.poll() is not None:
                 break
@@ -155,11 +197,12 @@ class Servers:
 @contextlib.contextmanager
 def started(rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
             model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
-            rasa_args: tuple[str, ...] | list[str] = ()):
+            rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None):
     """Run both servers for the duration of the ``with`` block; yields the
     :class:`Servers` (``.url``, ``.stop_actions()``, ``.start_actions()`` ...).
-    ``rasa_args`` are added to the ``rasa run`` command line (e.g. ``["--debug"]``)."""
-    servers = Servers(rasa_port, actions_port, log_dir, model, timeout, env, rasa_args)
+    ``rasa_args`` are added to the ``rasa run`` command line (e.g. ``["--debug"]``);
+    ``api_token`` turns Rasa's HTTP API on with that secret (``.api(path)``)."""
+    servers = Servers(rasa_port, actions_port, log_dir, model, timeout, env, rasa_args, api_token)
     try:
         yield servers.start()
     finally:

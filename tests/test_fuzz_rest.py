@@ -13,6 +13,10 @@
   restarting Rasa.
 * A missing or corrupt knowledge base stops ``rasa run actions`` at start-up
   with a message naming the file and ``python -m knowledge build``.
+
+The servers run closed, as ``make run`` starts them (``bot.servers`` starts
+Rasa through ``bot.rasa_run``: HTTP API off, CORS and socket.io only for
+``WIDGET_ORIGINS``, on 127.0.0.1); ``test_fuzz_servers_run_closed`` checks it.
 """
 from __future__ import annotations
 
@@ -176,6 +180,16 @@ def servers(tmp_path_factory, kb_path):
         bad = LogMark(running.rasa_log, running.actions_log, from_start=True).bad_lines()
         assert not bad, "errors while starting:\n" + "\n".join(bad)
         yield running
+
+
+@pytest.mark.integration
+def test_fuzz_servers_run_closed(servers):
+    base = servers.url.split("/webhooks")[0]
+    for method, path in (("GET", "/conversations/fuzz-00/tracker"), ("DELETE", "/model"), ("GET", "/status")):
+        req = urllib.request.Request(base + path, method=method)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=30)
+        assert err.value.code == 404, (method, path)
 
 
 def test_hostile_messages_are_deterministic():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import sqlite3
 import time
 import urllib.request
@@ -268,7 +269,7 @@ def servers(tmp_path_factory, kb_path):
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
     logs = tmp_path_factory.mktemp("privacy-logs")
     rasa_port = free_port(5605)
-    with started(rasa_port, free_port(5655), log_dir=logs, rasa_args=["--debug"],
+    with started(rasa_port, free_port(5655), log_dir=logs, rasa_args=["--debug"], api_token=secrets.token_urlsafe(24),
                  env={"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21",
                       "TRACKER_DB": str(logs / "tracker.db")}) as running:
         running.db = logs / "tracker.db"
@@ -276,7 +277,7 @@ def servers(tmp_path_factory, kb_path):
 
 
 def parse(servers, text):
-    req = urllib.request.Request(servers.url.split("/webhooks")[0] + "/model/parse",
+    req = urllib.request.Request(servers.api("/model/parse"),
                                  data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())

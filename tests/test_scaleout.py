@@ -22,6 +22,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -87,7 +88,8 @@ def stack():
     ports = [free_port(p) for p in (6015, 6016, 6065, 6089, 6042)]
     assert len(set(ports)) == 5, ports
     s = Stack(BASE, rasa_ports=ports[:2], actions_ports=ports[2:3], redis_port=ports[3], pg_port=ports[4],
-              model=MODEL, kb=KB, env={"KUYAKUSHO_TODAY": "2026-11-21"}, timeout=420.0)
+              model=MODEL, kb=KB, env={"KUYAKUSHO_TODAY": "2026-11-21"}, timeout=420.0,
+              api_token=secrets.token_urlsafe(24))
     s.start()  # stops whatever it started when it fails
     try:
         yield s
@@ -96,8 +98,8 @@ def stack():
 
 
 def tracker(stack, port, sender):
-    """The conversation as the Rasa server on ``port`` sees it (HTTP API)."""
-    with urllib.request.urlopen(f"{stack.url(port)}/conversations/{sender}/tracker", timeout=30) as resp:
+    """The conversation as the Rasa server on ``port`` sees it (HTTP API, with the stack's token)."""
+    with urllib.request.urlopen(stack.api(port, f"/conversations/{sender}/tracker"), timeout=30) as resp:
         return json.loads(resp.read().decode("utf-8"))
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, free_port
 
-from bot.servers import running
+from bot.servers import started
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 ANSWER_TIMEOUT = 45_000  # ms; the first answers after the model loads can be slow
+API_TOKEN = secrets.token_urlsafe(24)
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,14 +34,16 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def rasa(kb_path, tmp_path_factory):
-    """(port, logs dir) of the Rasa server (socket.io channel from credentials.yml) and the action server."""
+def rasa(web, kb_path, tmp_path_factory):
+    """Port of the Rasa server (socket.io channel from credentials.yml, which
+    accepts the demo page's origin ``web``) with the action server; its HTTP
+    API is on with :data:`API_TOKEN` so that the test can read the tracker."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
     logs = tmp_path_factory.mktemp("widget-logs")
     port, actions_port = free_port(), free_port()
-    with running(port, actions_port, log_dir=logs,
-                 env={"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21"}):
+    with started(port, actions_port, log_dir=logs, api_token=API_TOKEN,
+                 env={"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21", "WIDGET_ORIGINS": web}):
         yield port
     for log in Path(logs).glob("*.log"):
         text = log.read_text(errors="replace")
@@ -72,7 +76,7 @@ def _wait_connected(page) -> None:
 
 
 def _tracker(rasa_port: int, session_id: str) -> dict:
-    url = f"http://127.0.0.1:{rasa_port}/conversations/{session_id}/tracker"
+    url = f"http://127.0.0.1:{rasa_port}/conversations/{session_id}/tracker?token={API_TOKEN}"
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read().decode("utf-8"))
 

@@ -7,6 +7,7 @@ Webhook: ``POST /webhooks/line/webhook`` (health: ``GET /webhooks/line/``).
       channel_secret: "${LINE_CHANNEL_SECRET}"
       channel_access_token: "${LINE_CHANNEL_ACCESS_TOKEN}"
       api_base_url: "${LINE_API_BASE_URL}"     # empty/unset -> https://api.line.me
+      redis_url: "${REDIS_URL}"                # set: redeliveries are dropped across processes
 
 Request flow:
 
@@ -16,7 +17,9 @@ Request flow:
    background tasks (one per conversation, events in order), so a slow answer
    never makes LINE time out.
 3. Events already seen (same ``webhookEventId``, e.g. a redelivery) are
-   dropped.  ``message``/text and ``postback`` (its ``data``) go to the bot;
+   dropped: remembered in Redis when ``redis_url`` is set (by any Rasa
+   process, :class:`bot.channels.redis_state.RedisRecentIds`), else in this
+   process.  ``message``/text and ``postback`` (its ``data``) go to the bot;
    ``follow`` sends ``/greet``; stickers, images, video, audio, files and
    locations get a fixed "text only" reply without asking the bot; everything
    else (unfollow, join, standby-mode events, ...) is ignored.
@@ -37,6 +40,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.utils.common import call_potential_coroutine
 
 from bot.channels.line_api import (
     DEFAULT_API_BASE_URL,
@@ -49,6 +53,7 @@ from bot.channels.line_api import (
     resolve_setting,
     verify_signature,
 )
+from bot.channels.redis_state import RedisRecentIds
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +159,9 @@ class LineInput(InputChannel):
         Keys: ``channel_secret``, ``channel_access_token``, ``api_base_url``
         (empty or unset -> ``https://api.line.me``), and optionally
         ``request_timeout`` (seconds, default 10), ``dedup_capacity`` (event
-        ids remembered, default 10,000) and ``dedup_ttl`` (seconds, default
-        3,600).  ``${VAR}`` left in a value (quoted in the YAML) is read from
+        ids remembered in process, default 10,000), ``dedup_ttl`` (seconds,
+        default 3,600) and ``redis_url`` (empty: event ids are remembered in
+        this process only).  ``${VAR}`` left in a value (quoted in the YAML) is read from
         the environment.  A missing secret or token does not stop Rasa from
         starting (the REST channel must keep working without LINE): it is
         logged, and every webhook call is then refused with 401.
@@ -177,13 +183,22 @@ class LineInput(InputChannel):
             request_timeout=float(resolve_setting(credentials.get("request_timeout"), "10")),
             dedup_capacity=int(resolve_setting(credentials.get("dedup_capacity"), "10000")),
             dedup_ttl=float(resolve_setting(credentials.get("dedup_ttl"), "3600")),
+            redis_url=resolve_setting(credentials.get("redis_url")),
         )
 
     def __init__(self, channel_secret: str, channel_access_token: str, api_base_url: str = DEFAULT_API_BASE_URL,
-                 request_timeout: float = 10.0, dedup_capacity: int = 10_000, dedup_ttl: float = 3600.0) -> None:
+                 request_timeout: float = 10.0, dedup_capacity: int = 10_000, dedup_ttl: float = 3600.0,
+                 redis_url: str = "") -> None:
+        """``redis_url`` (e.g. ``redis://127.0.0.1:6379/0``): remember event
+        ids in Redis for ``dedup_ttl`` seconds, shared by every process;
+        empty: in this process (at most ``dedup_capacity``)."""
         self.channel_secret = channel_secret
         self.client = LineApiClient(channel_access_token, api_base_url, timeout=request_timeout)
-        self.recent_events = RecentIds(dedup_capacity, dedup_ttl)
+        self.recent_events: RecentIds | RedisRecentIds
+        if redis_url:
+            self.recent_events = RedisRecentIds(redis_url, dedup_ttl)
+        else:
+            self.recent_events = RecentIds(dedup_capacity, dedup_ttl)
         self._tasks: set[asyncio.Task] = set()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
@@ -272,12 +287,12 @@ class LineInput(InputChannel):
                 output.texts.append(ERROR_REPLY)
         await output.flush()
 
-    def new_events(self, events: List[dict]) -> List[dict]:
+    async def new_events(self, events: List[dict]) -> List[dict]:
         """``events`` without those whose ``webhookEventId`` was seen before (redeliveries)."""
         fresh = []
         for event in events:
             event_id = event.get("webhookEventId")
-            if event_id and self.recent_events.seen(str(event_id)):
+            if event_id and await call_potential_coroutine(self.recent_events.seen(str(event_id))):
                 logger.info("line: event %s already handled (redelivery=%s); dropped", event_id,
                             (event.get("deliveryContext") or {}).get("isRedelivery"))
                 continue
@@ -306,7 +321,7 @@ class LineInput(InputChannel):
             except ValueError as err:
                 return response.json({"message": str(err)}, status=400)
             by_conversation: Dict[str, List[dict]] = {}
-            for event in self.new_events(events):
+            for event in await self.new_events(events):
                 by_conversation.setdefault(conversation_id(event) or "", []).append(event)
             for sender, conversation in by_conversation.items():
                 self._spawn(self.handle_events(conversation, on_new_message), f"events for {sender or 'nobody'}")
@@ -317,5 +332,7 @@ class LineInput(InputChannel):
             if not await self.wait_idle(timeout=10.0):
                 logger.warning("line: stopping with %d event(s) still being handled", len(self._tasks))
             await self.client.close()
+            if isinstance(self.recent_events, RedisRecentIds):
+                await self.recent_events.close()
 
         return line_webhook

@@ -353,8 +353,8 @@ class RecentIds:
 
     Used to drop redelivered webhook events by ``webhookEventId``.  It lives
     in the memory of one process: with several Rasa replicas behind a load
-    balancer a redelivery can reach another replica, so scaling out needs a
-    shared store (e.g. Redis ``SET key 1 NX EX ttl``).
+    balancer a redelivery can reach another replica, so the LINE channel uses
+    ``bot.channels.redis_state.RedisRecentIds`` instead when ``REDIS_URL`` is set.
     """
 
     def __init__(self, capacity: int = 10_000, ttl: float = 3600.0,

@@ -7,6 +7,7 @@ Rasa's own channel).  ``credentials.yml``::
       max_messages: 20        # messages one sender may send ...
       per_seconds: 60         # ... within this sliding window
       max_message_chars: 1000 # longer messages are cut to this length
+      redis_url: "${REDIS_URL}"  # set: the limit is counted in Redis, across processes
 
 What it adds to ``rasa.core.channels.rest.RestInput``:
 
@@ -15,7 +16,10 @@ What it adds to ``rasa.core.channels.rest.RestInput``:
   messages).  A message over the limit does not reach the bot; the reply is
   :data:`RATE_LIMITED_TEXT` plus the status
   ``{"status": "not_found", "intent": "rate_limited", "sources": []}``.
-  Other senders are not affected.  The memory is per process.
+  Other senders are not affected.  With ``redis_url`` (``REDIS_URL``) the
+  window is kept in Redis (:class:`bot.channels.redis_state.RedisSlidingWindowLimiter`),
+  so the limit holds across Rasa processes and Sanic workers; without it the
+  memory is per process.
 * **Never silence.**  When the bot sent no text for a turn (the action server
   is down or failed: Rasa logs the error and sends nothing), the reply is
   :data:`UNAVAILABLE_TEXT` with the status
@@ -46,9 +50,11 @@ from sanic.request import Request
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
+from rasa.utils.common import call_potential_coroutine
 
 from bot import privacy
 from bot.channels.line_api import resolve_setting
+from bot.channels.redis_state import RedisSlidingWindowLimiter
 
 logger = logging.getLogger(__name__)
 privacy.install_log_filter()
@@ -132,20 +138,33 @@ class RestInput(RasaRestInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         """Options (all optional): ``max_messages`` (default 20),
-        ``per_seconds`` (60), ``max_message_chars`` (1000).  Quoted
-        ``${VAR}`` values are read from the environment."""
+        ``per_seconds`` (60), ``max_message_chars`` (1000), ``redis_url``
+        (empty: the limit is counted in process).  Quoted ``${VAR}`` values
+        are read from the environment."""
         credentials = credentials or {}
         return cls(
             max_messages=int(resolve_setting(credentials.get("max_messages"), "20")),
             per_seconds=float(resolve_setting(credentials.get("per_seconds"), "60")),
             max_message_chars=int(resolve_setting(credentials.get("max_message_chars"), "1000")),
+            redis_url=resolve_setting(credentials.get("redis_url")),
         )
 
     def __init__(self, max_messages: int = 20, per_seconds: float = 60.0, max_message_chars: int = 1000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, redis_url: str = "") -> None:
+        """``redis_url`` (e.g. ``redis://127.0.0.1:6379/0``): count the limit
+        in Redis, shared by every process; empty: in this process (with ``clock``).
+
+        Raises:
+            ValueError: ``max_message_chars`` < 1, ``max_messages`` < 1 or
+                ``per_seconds`` <= 0.
+        """
         if max_message_chars < 1:
             raise ValueError("max_message_chars must be >= 1")
-        self.limiter = SlidingWindowLimiter(max_messages, per_seconds, clock)
+        self.limiter: SlidingWindowLimiter | RedisSlidingWindowLimiter
+        if redis_url:
+            self.limiter = RedisSlidingWindowLimiter(redis_url, max_messages, per_seconds)
+        else:
+            self.limiter = SlidingWindowLimiter(max_messages, per_seconds, clock)
         self.max_message_chars = max_message_chars
 
     # ------------------------------------------------------------ the turn
@@ -156,7 +175,7 @@ class RestInput(RasaRestInput):
 
         async def handle(message: UserMessage) -> None:
             out, sender = message.output_channel, message.sender_id
-            if not self.limiter.allow(str(sender)):
+            if not await call_potential_coroutine(self.limiter.allow(str(sender))):
                 logger.info("rest: sender %s is over the rate limit (%d per %g s); message not processed",
                             sender, self.limiter.max_events, self.limiter.window)
                 await out.send_response(sender, {"text": RATE_LIMITED_TEXT})
@@ -225,5 +244,12 @@ class RestInput(RasaRestInput):
                 if problem:
                     return response.json({"error": problem}, status=400)
             return None
+
+        if isinstance(self.limiter, RedisSlidingWindowLimiter):
+            limiter = self.limiter
+
+            @blueprint.listener("before_server_stop")
+            async def close_redis(app: Any, loop: Any) -> None:
+                await limiter.close()
 
         return blueprint

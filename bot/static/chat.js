@@ -11,8 +11,11 @@
  *   <script src="/static/chat.js" data-server="https://chat.example.jp" defer></script>
  * Server: data-server on the script tag, else ?server= (only on the page's own
  * host, so a link cannot send a citizen's questions elsewhere), else
- * http(s)://<page host>:5005.  data-socket-path (default /socket.io).  The page
- * connects (websocket transport only) when the panel is first opened.
+ * data-server-port (the page's own host at that port: the local demo page of
+ * `make run`), else the origin chat.js was loaded from: the reverse proxy that
+ * serves /static/ and /socket.io/ on HTTPS (docs/deployment.md).
+ * data-socket-path (default /socket.io).  The page connects (websocket
+ * transport only) when the panel is first opened.
  *
  * Bot text is always rendered as text (textContent / text nodes); http(s) URLs
  * become <a rel="noopener noreferrer" target="_blank"> built with DOM APIs.
@@ -56,7 +59,14 @@
         if ((u.protocol === "http:" || u.protocol === "https:") && u.hostname === location.hostname) return u.origin;
       } catch (e) { /* ignored: falls back to the default */ }
     }
-    return (location.protocol === "https:" ? "https:" : "http:") + "//" + (location.hostname || "localhost") + ":5005";
+    var port = script && script.getAttribute("data-server-port");
+    if (port && /^[0-9]{1,5}$/.test(port)) {
+      return (location.protocol === "https:" ? "https:" : "http:") + "//" + (location.hostname || "localhost") + ":" + port;
+    }
+    try {
+      if (script && script.src) return new URL(script.src, location.href).origin;
+    } catch (e) { /* ignored: falls back to the page's origin */ }
+    return location.origin;
   }
 
   function el(tag, cls, text) {
