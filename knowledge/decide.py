@@ -108,6 +108,7 @@ class Decision:
     (answer); ``missing`` the attributes asked for that the documents do not
     give (not_found); ``about`` the entity names the reply is about;
     ``partial`` the question names something more specific than ``about``;
+    ``unknown`` ``about`` holds nouns the documents never use, not names;
     ``probability`` the classifier's probability for the best candidate
     (0..1, or None when a rule decided); ``query`` the understood question."""
 
@@ -118,6 +119,7 @@ class Decision:
     about: list[str] = field(default_factory=list)
     partial: bool = False
     probability: float | None = None
+    unknown: bool = False  # ``about`` are nouns the documents never use, not names
 
 
 def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> dict[str, float]:
@@ -176,6 +178,7 @@ class Decider:
         """The :class:`Decision` for ``query`` over its ``candidates``."""
         # what the reply is about: the names it gives, else the nouns the documents never use (パスポート)
         about = (query.subject_names + query.constraints) or query.unknown
+        unknown = not (query.subject_names + query.constraints) and bool(query.unknown)
         if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
                 or query.context):
             return Decision("clarify", query)
@@ -185,10 +188,11 @@ class Decider:
         # no fact about the subject gives what the cue asks: only a fact that says it otherwise may answer
         ranked = self.rank(pool if pool else candidates)
         if not ranked:
-            return Decision("not_found", query, missing=missing or query.asked, about=about)
+            return Decision("not_found", query, missing=missing or query.asked, about=about, unknown=unknown)
         probability = self.model.decider.probability(decision_features(ranked, query))
         if probability < self.model.threshold:
-            return Decision("not_found", query, missing=missing or query.asked, about=about, probability=probability)
+            return Decision("not_found", query, missing=missing or query.asked, about=about, probability=probability,
+                            unknown=unknown)
         return Decision("answer", query, self.select(ranked, query), about=about, probability=probability)
 
     @staticmethod

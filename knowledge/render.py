@@ -177,6 +177,8 @@ class Renderer:
                 parts.append(named.reason.rstrip("。") + INFERENCE_NOTE + "。")
         if decision.partial:
             parts.append("申し訳ありません。お尋ねの件は、手元の資料に記載がありません。")
+        elif decision.unknown:
+            parts.append(f"申し訳ありません。お尋ねの{about}については、手元の資料に記載がありません。")
         elif about and label:
             parts.append(f"申し訳ありません。{about}の{label}については、手元の資料に記載がありません。")
         elif about:
