@@ -11,27 +11,45 @@ waits for a ticket that no longer exists, for ever (seen in
 reply).  :class:`RequeueingRedisLockStore` takes a new ticket instead, and
 gives up with Rasa's ``LockError`` only after ``max_requeues`` new tickets.
 
-Use it in ``endpoints.scaleout.yml``::
+``url`` may be a Redis URL (``redis://HOST:PORT/DB``, ``rediss://...``,
+``unix:///path/redis.sock?db=0``, as redis-py's ``from_url`` reads them) or,
+as for Rasa's ``type: redis``, a host name with ``port`` and ``db``.  In
+``endpoints.yml`` it is ``"${REDIS_URL}"`` (quoted: unset must not stop
+Rasa): when that is unset or empty, the store is Rasa's
+``InMemoryLockStore`` instead, which is right for one Sanic worker only;
+with ``SANIC_WORKERS`` above 1 and no ``REDIS_URL`` it refuses to start.
+``endpoints.scaleout.yml`` uses ``${REDIS_URL}`` unquoted (must be set)::
 
     lock_store:
       type: bot.lock_store.RequeueingRedisLockStore
-      url: localhost        # the settings of Rasa's RedisLockStore
-      port: 6379
+      url: "${REDIS_URL}"   # e.g. redis://127.0.0.1:6379/0; unset or empty: in memory
+      key_prefix: kuyakusho
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from contextlib import asynccontextmanager
-from typing import AsyncGenerator
+from typing import Any, AsyncGenerator, Mapping, Optional, Union
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.core.lock_store import (DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, InMemoryLockStore, LockError,
+                                  RedisLockStore)
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.channels.line_api import resolve_setting
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_REQUEUES = 3
+URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def sanic_workers(environ: Optional[Mapping[str, str]] = None) -> int:
+    """The number of Sanic workers asked for in ``$SANIC_WORKERS`` (1 when unset or not a number)."""
+    value = (os.environ if environ is None else environ).get("SANIC_WORKERS", "").strip()
+    return int(value) if value.isdigit() else 1
 
 
 def holds_ticket(lock: TicketLock | None, ticket: int) -> bool:
@@ -52,10 +70,39 @@ class RequeueingRedisLockStore(RedisLockStore):
     ``LockError`` is raised.
     """
 
+    def __new__(cls, endpoint_config: Optional[EndpointConfig] = None,
+                *args: Any, **kwargs: Any) -> Union["RequeueingRedisLockStore", InMemoryLockStore]:
+        """Rasa's ``InMemoryLockStore`` when the configured ``url`` is unset or
+        empty (see the module docstring), else a new instance of this class.
+
+        Raises:
+            ValueError: no ``url`` but ``$SANIC_WORKERS`` asks for more than
+                one worker (an in-memory lock cannot keep workers in order).
+        """
+        if endpoint_config is not None and not resolve_setting(endpoint_config.url):
+            workers = sanic_workers()
+            if workers > 1:
+                raise ValueError(f"SANIC_WORKERS={workers} needs a shared lock store: set REDIS_URL "
+                                 "(e.g. redis://127.0.0.1:6379/0), or run one worker")
+            logger.info("Lock store: in memory (REDIS_URL unset), for one Rasa process with one worker")
+            return InMemoryLockStore()
+        return super().__new__(cls)
+
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         kwargs = dict(endpoint_config.kwargs)
         self.max_requeues = int(kwargs.pop("max_requeues", DEFAULT_MAX_REQUEUES))
-        super().__init__(host=endpoint_config.url or "localhost", **kwargs)
+        url = resolve_setting(endpoint_config.url, "localhost")
+        if url.startswith(URL_SCHEMES):
+            import redis
+
+            super().__init__(key_prefix=kwargs.get("key_prefix"))
+            self.red = redis.StrictRedis.from_url(
+                url, socket_timeout=float(kwargs.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT_IN_SECONDS)))
+        else:
+            super().__init__(host=url, **kwargs)
+        where = self.red.connection_pool.connection_kwargs
+        logger.info("Lock store: Redis at %s (db %s)", where.get("path") or f"{where.get('host')}:{where.get('port')}",
+                    where.get("db", 0))
 
     @asynccontextmanager
     async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,

@@ -141,6 +141,11 @@ class Stack:
         return self.url(rasa_port) + "/webhooks/rest/webhook"
 
     @property
+    def redis_url(self) -> str:
+        """``REDIS_URL`` of the stack's Redis (db 1): the lock store of every Rasa server."""
+        return f"redis://{HOST}:{self.redis_port}/1"
+
+    @property
     def pg_dsn(self) -> str:
         """libpq connection string of the tracker database (for psycopg2 / psql)."""
         return f"host={HOST} port={self.pg_port} dbname={DB_NAME} user={DB_USER} password={self.password}"
@@ -308,7 +313,7 @@ class Stack:
                 self.log(f"actions-{port}"), {**env, "KB_PATH": str(self._copy_kb(port))})
         store_env = {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
                      "TRACKER_DB_USER": DB_USER, "TRACKER_DB_PASSWORD": self.password,
-                     "LOCK_STORE_HOST": HOST, "LOCK_STORE_PORT": str(self.redis_port)}
+                     "REDIS_URL": self.redis_url}
         for i, port in enumerate(self.rasa_ports):
             actions = self.actions_ports[i % len(self.actions_ports)]
             self.procs[f"rasa-{port}"] = start(

@@ -79,3 +79,53 @@ def test_holds_ticket():
     lock = TicketLock("c3")
     number = lock.issue_ticket(60)
     assert holds_ticket(lock, number) and not holds_ticket(lock, number + 1) and not holds_ticket(None, number)
+
+
+# ---- REDIS_URL (endpoints.yml: url: "${REDIS_URL}")
+
+def create(url, **kwargs):
+    from rasa.core.lock_store import LockStore
+
+    return LockStore.create(EndpointConfig(url=url, type="bot.lock_store.RequeueingRedisLockStore", **kwargs))
+
+
+@pytest.mark.parametrize("url", ["${REDIS_URL}", "", None])
+def test_no_redis_url_means_rasas_in_memory_store(monkeypatch, url):
+    from rasa.core.lock_store import InMemoryLockStore
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("SANIC_WORKERS", raising=False)
+    assert type(create(url, key_prefix="kuyakusho")) is InMemoryLockStore
+
+
+def test_several_workers_without_redis_are_refused(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "")
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    with pytest.raises(ValueError, match="SANIC_WORKERS=2 needs a shared lock store"):
+        create("${REDIS_URL}")
+
+
+@pytest.mark.parametrize("url,where", [
+    ("redis://127.0.0.1:6399/3", {"host": "127.0.0.1", "port": 6399, "db": 3}),
+    ("unix:///tmp/x/redis.sock?db=2", {"path": "/tmp/x/redis.sock", "db": 2}),
+])
+def test_redis_url_is_read_like_redis_py(monkeypatch, url, where):
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    store = create("${REDIS_URL}", key_prefix="kuyakusho")  # nothing connects until the first lock
+    assert isinstance(store, RequeueingRedisLockStore) and store.key_prefix == "kuyakusho:lock:"
+    kwargs = store.red.connection_pool.connection_kwargs
+    assert {k: kwargs.get(k) for k in where} == where
+
+
+def test_host_and_port_as_rasas_redis_store():
+    store = create("localhost", port=6390, db=4, max_requeues=5)
+    kwargs = store.red.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"], store.max_requeues) == ("localhost", 6390, 4, 5)
+
+
+@pytest.mark.parametrize("value,workers", [("", 1), ("2", 2), ("x", 1), ("-3", 1)])
+def test_sanic_workers(value, workers):
+    from bot.lock_store import sanic_workers
+
+    assert sanic_workers({"SANIC_WORKERS": value}) == workers
