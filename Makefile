@@ -16,7 +16,7 @@ WEB_PORT ?= 8080
 NLU_MIN_MACRO_F1 ?= 0.85
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 
-.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean
+.PHONY: help setup browser redis kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -29,6 +29,10 @@ setup:
 
 browser:
 	@scripts/install_browser.sh
+
+# Debian's redis-server: make run's lock store for one Sanic worker per core, and tests/test_workers.py
+redis:
+	@scripts/install_redis.sh
 
 kb: setup
 	$(PY) -m knowledge build
@@ -62,7 +66,7 @@ nlu-test: train
 core-test: train
 	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
 
-test: train browser
+test: train browser redis
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 

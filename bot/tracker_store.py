@@ -158,6 +158,8 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                              resolve_setting(username) or None, resolve_setting(password) or None,
                              event_broker, login_db, query, **kwargs)
             if self.engine.dialect.name == "sqlite":
+                if db != ":memory:":
+                    self._keep_connections()
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas if self.sqlite_wal else _secure_delete)
                 self.engine.dispose()  # pooled connections get the pragmas on reconnect
             self.db = db
@@ -165,6 +167,18 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         logger.info("Tracker store: %s (user text masked; conversations kept %s; %d expired removed at start)",
                     db if dialect == "sqlite" else dialect,
                     f"{days:g} days" if days else "forever", removed)
+
+    def _keep_connections(self) -> None:
+        """Keep SQLite connections open in a pool (SQLAlchemy 1.4 opens and
+        closes one per session for a file): no reconnect and pragmas per
+        turn, and the WAL is not checkpointed and deleted each time the last
+        connection closes.  The tracker store runs on the event loop's
+        thread; a pooled connection is used by one thread at a time."""
+        old = self.engine
+        self.engine = sa.create_engine(old.url, poolclass=sa.pool.QueuePool,
+                                       connect_args={"check_same_thread": False})
+        old.dispose()
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     # ------------------------------------------------------------ retention
 
