@@ -11,6 +11,15 @@ waits for a ticket that no longer exists, for ever (seen in
 reply).  :class:`RequeueingRedisLockStore` takes a new ticket instead, and
 gives up with Rasa's ``LockError`` only after ``max_requeues`` new tickets.
 
+Rasa's Redis store also changes a lock by reading it, changing it in Python
+and writing it back, so two processes taking a ticket for the same
+conversation at the same moment can both get the same number and both run
+(seen with two Sanic workers: one of two turns sent at once was lost from the
+tracker).  Here every change (issue a ticket, drop expired ones, finish,
+clean up) is one Redis transaction on the lock's key (redis-py's
+``transaction``: WATCH, read, MULTI, write, EXEC, retried when another
+process changed the key in between).
+
 ``url`` may be a Redis URL (``redis://HOST:PORT/DB``, ``rediss://...``,
 ``unix:///path/redis.sock?db=0``, as redis-py's ``from_url`` reads them) or,
 as for Rasa's ``type: redis``, a host name with ``port`` and ``db``.  In
@@ -28,10 +37,11 @@ with ``SANIC_WORKERS`` above 1 and no ``REDIS_URL`` it refuses to start.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Mapping, Optional, Union
+from typing import Any, AsyncGenerator, Callable, Mapping, Optional, Tuple, Union
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import (DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, InMemoryLockStore, LockError,
@@ -44,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_REQUEUES = 3
 URL_SCHEMES = ("redis://", "rediss://", "unix://")
+KEEP = object()  # a change that leaves the stored lock as it is
 
 
 def sanic_workers(environ: Optional[Mapping[str, str]] = None) -> int:
@@ -103,6 +114,80 @@ class RequeueingRedisLockStore(RedisLockStore):
         where = self.red.connection_pool.connection_kwargs
         logger.info("Lock store: Redis at %s (db %s)", where.get("path") or f"{where.get('host')}:{where.get('port')}",
                     where.get("db", 0))
+
+    # ------------------------------------------------------------ atomic changes of one lock
+
+    def _change(self, conversation_id: str,
+                change: Callable[[Optional[TicketLock]], Tuple[Any, Any]]) -> Any:
+        """Apply ``change`` to the conversation's stored lock in one Redis
+        transaction and return its first value.
+
+        ``change(lock_or_None)`` returns ``(result, after)``: ``after`` is the
+        lock to store, None to delete the key, or ``KEEP``.  It may run more
+        than once (when another process changed the key meanwhile).
+        """
+        key = self.key_prefix + conversation_id
+
+        def run(pipe: Any) -> Any:
+            raw = pipe.get(key)
+            lock = TicketLock.from_dict(json.loads(raw)) if raw else None
+            result, after = change(lock)
+            pipe.multi()
+            if after is None:
+                pipe.delete(key)
+            elif after is not KEEP:
+                pipe.set(key, after.dumps())
+            return result
+
+        return self.red.transaction(run, key, value_from_callable=True)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        """A new ticket (its number) in the conversation's lock, valid for
+        ``lock_lifetime`` seconds; the lock is created when missing.
+
+        Raises:
+            LockError: Redis failed (as Rasa's store raises it).
+        """
+        def change(lock: Optional[TicketLock]) -> Tuple[int, TicketLock]:
+            lock = lock or self.create_lock(conversation_id)
+            return lock.issue_ticket(lock_lifetime), lock
+
+        try:
+            return self._change(conversation_id, change)
+        except Exception as e:
+            raise LockError(f"Error while acquiring lock. Error:\n{e}")
+
+    def update_lock(self, conversation_id: str) -> None:
+        """Drop the expired tickets of the conversation's lock."""
+        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+            if lock is None:
+                return None, KEEP
+            lock.remove_expired_tickets()
+            return None, lock
+
+        self._change(conversation_id, change)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        """Remove ticket ``ticket_number`` from the conversation's lock."""
+        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+            if lock is None:
+                return None, KEEP
+            lock.remove_ticket_for(ticket_number)
+            return None, lock
+
+        self._change(conversation_id, change)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """Remove ticket ``ticket_number``; delete the lock when no one else waits."""
+        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+            if lock is None:
+                return None, KEEP
+            lock.remove_ticket_for(ticket_number)
+            return None, (lock if lock.is_someone_waiting() else None)
+
+        self._change(conversation_id, change)
+
+    # ------------------------------------------------------------ waiting for one's turn
 
     @asynccontextmanager
     async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,

@@ -2,6 +2,7 @@
 behind a dead server's ticket is still served (Rasa's own store waits for ever).
 Redis is replaced by a dict; the ticket logic is Rasa's."""
 import asyncio
+import uuid
 
 import pytest
 from rasa.core.lock_store import LockError, RedisLockStore
@@ -11,7 +12,8 @@ from bot.lock_store import RequeueingRedisLockStore, holds_ticket
 
 
 class FakeRedis:
-    """The three Redis calls the lock store makes, over a dict."""
+    """The Redis calls the lock store makes, over a dict (one process: a
+    transaction is the calls made one after the other)."""
 
     def __init__(self):
         self.data = {}
@@ -24,6 +26,13 @@ class FakeRedis:
 
     def delete(self, key):
         return self.data.pop(key, None) is not None
+
+    def multi(self):
+        pass
+
+    def transaction(self, func, *_keys, value_from_callable=False):
+        value = func(self)
+        return value if value_from_callable else []
 
 
 @pytest.fixture
@@ -129,3 +138,71 @@ def test_sanic_workers(value, workers):
     from bot.lock_store import sanic_workers
 
     assert sanic_workers({"SANIC_WORKERS": value}) == workers
+
+
+# ---- several processes on a real Redis (redis-server on a Unix socket)
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    import shutil
+
+    from bot.servers import redis_on_socket
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed: run scripts/install_redis.sh (make test does)")
+    with redis_on_socket(tmp_path_factory.mktemp("redis")) as redis:
+        yield redis.url
+
+
+def real_store(url):
+    return RequeueingRedisLockStore(EndpointConfig(url=url, key_prefix="test"))
+
+
+def _take_tickets(url, conversation, count, queue):
+    store = real_store(url)
+    queue.put([store.issue_ticket(conversation, 60) for _ in range(count)])
+
+
+def _count_under_the_lock(url, conversation, rounds, queue):
+    """Read-increment-write a counter in Redis while holding the conversation's lock."""
+    import time
+
+    store = real_store(url)
+
+    async def run():
+        for _ in range(rounds):
+            async with store.lock(conversation, lock_lifetime=30, wait_time_in_seconds=0.002):
+                value = int(store.red.get(f"counter:{conversation}") or 0)
+                time.sleep(0.001)  # widen the window a lost update needs
+                store.red.set(f"counter:{conversation}", value + 1)
+
+    asyncio.run(run())
+    queue.put("done")
+
+
+def run_in_processes(target, args, processes=3):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, queue)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    return results
+
+
+def test_processes_taking_tickets_at_once_never_share_a_number(redis_url):
+    conversation = f"tickets-{uuid.uuid4().hex[:8]}"
+    numbers = [n for result in run_in_processes(_take_tickets, (redis_url, conversation, 60)) for n in result]
+    assert len(numbers) == 180 and len(set(numbers)) == 180
+
+
+def test_one_process_at_a_time_holds_a_conversation(redis_url):
+    conversation = f"count-{uuid.uuid4().hex[:8]}"
+    assert run_in_processes(_count_under_the_lock, (redis_url, conversation, 40)) == ["done"] * 3
+    store = real_store(redis_url)
+    assert int(store.red.get(f"counter:{conversation}")) == 120  # no update lost
+    assert store.get_lock(conversation) is None  # the last one out deleted the lock
