@@ -81,7 +81,7 @@ bench-staff: kb
 	$(PY) bench/staff_search.py
 
 # accuracy and speed against two baselines, side by side -> docs/benchmarks.md, results/bench/*.json.
-# Starts its own servers on ports 7005-7056. Quick runs: BENCH_TRAIN_TIME=0 BENCH_LOAD_SECONDS=20 (see bench/run.py)
+# Starts its own servers on ports 7005-7057 (this project, today's configuration, baseline 1). Quick runs: BENCH_TRAIN_TIME=0 BENCH_LOAD_SECONDS=20 (see bench/run.py)
 .PHONY: bench
 bench: train bench-venv
 	$(PY) -m bench.run ../shared/eval/public.yml $(BENCH_EVAL)
