@@ -27,7 +27,10 @@ as for Rasa's ``type: redis``, a host name with ``port`` and ``db``.  In
 Rasa): when that is unset or empty, the store is Rasa's
 ``InMemoryLockStore`` instead, which is right for one Sanic worker only;
 with ``SANIC_WORKERS`` above 1 and no ``REDIS_URL`` it refuses to start.
-``endpoints.scaleout.yml`` uses ``${REDIS_URL}`` unquoted (must be set)::
+With a URL, the other settings of Rasa's store (``port``, ``db``,
+``password``, ...) are read from the URL; ``key_prefix``, ``socket_timeout``
+and ``max_requeues`` still apply.  ``endpoints.scaleout.yml`` uses
+``${REDIS_URL}`` unquoted (must be set)::
 
     lock_store:
       type: bot.lock_store.RequeueingRedisLockStore
@@ -41,7 +44,8 @@ import json
 import logging
 import os
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Callable, Mapping, Optional, Tuple, Union
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import (DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, InMemoryLockStore, LockError,
@@ -57,7 +61,7 @@ URL_SCHEMES = ("redis://", "rediss://", "unix://")
 KEEP = object()  # a change that leaves the stored lock as it is
 
 
-def sanic_workers(environ: Optional[Mapping[str, str]] = None) -> int:
+def sanic_workers(environ: Mapping[str, str] | None = None) -> int:
     """The number of Sanic workers asked for in ``$SANIC_WORKERS`` (1 when unset or not a number)."""
     value = (os.environ if environ is None else environ).get("SANIC_WORKERS", "").strip()
     return int(value) if value.isdigit() else 1
@@ -81,8 +85,8 @@ class RequeueingRedisLockStore(RedisLockStore):
     ``LockError`` is raised.
     """
 
-    def __new__(cls, endpoint_config: Optional[EndpointConfig] = None,
-                *args: Any, **kwargs: Any) -> Union["RequeueingRedisLockStore", InMemoryLockStore]:
+    def __new__(cls, endpoint_config: EndpointConfig | None = None,
+                *args: Any, **kwargs: Any) -> RequeueingRedisLockStore | InMemoryLockStore:
         """Rasa's ``InMemoryLockStore`` when the configured ``url`` is unset or
         empty (see the module docstring), else a new instance of this class.
 
@@ -118,7 +122,7 @@ class RequeueingRedisLockStore(RedisLockStore):
     # ------------------------------------------------------------ atomic changes of one lock
 
     def _change(self, conversation_id: str,
-                change: Callable[[Optional[TicketLock]], Tuple[Any, Any]]) -> Any:
+                change: Callable[[TicketLock | None], tuple[Any, Any]]) -> Any:
         """Apply ``change`` to the conversation's stored lock in one Redis
         transaction and return its first value.
 
@@ -148,18 +152,18 @@ class RequeueingRedisLockStore(RedisLockStore):
         Raises:
             LockError: Redis failed (as Rasa's store raises it).
         """
-        def change(lock: Optional[TicketLock]) -> Tuple[int, TicketLock]:
+        def change(lock: TicketLock | None) -> tuple[int, TicketLock]:
             lock = lock or self.create_lock(conversation_id)
             return lock.issue_ticket(lock_lifetime), lock
 
         try:
             return self._change(conversation_id, change)
         except Exception as e:
-            raise LockError(f"Error while acquiring lock. Error:\n{e}")
+            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
 
     def update_lock(self, conversation_id: str) -> None:
         """Drop the expired tickets of the conversation's lock."""
-        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+        def change(lock: TicketLock | None) -> tuple[None, Any]:
             if lock is None:
                 return None, KEEP
             lock.remove_expired_tickets()
@@ -169,7 +173,7 @@ class RequeueingRedisLockStore(RedisLockStore):
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         """Remove ticket ``ticket_number`` from the conversation's lock."""
-        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+        def change(lock: TicketLock | None) -> tuple[None, Any]:
             if lock is None:
                 return None, KEEP
             lock.remove_ticket_for(ticket_number)
@@ -179,7 +183,7 @@ class RequeueingRedisLockStore(RedisLockStore):
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Remove ticket ``ticket_number``; delete the lock when no one else waits."""
-        def change(lock: Optional[TicketLock]) -> Tuple[None, Any]:
+        def change(lock: TicketLock | None) -> tuple[None, Any]:
             if lock is None:
                 return None, KEEP
             lock.remove_ticket_for(ticket_number)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Dict, Optional, Text
+from collections.abc import Callable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +33,16 @@ ENV_SWITCH = "KUYAKUSHO_RASA_PATCHES"  # "0", "false", "no" or "off": leave Rasa
 SUPPORTED_RASA = "3.6."  # version prefix the patch was written against
 
 # Rasa's own method, kept for RemoteAction subclasses that change the schema, for tests and for restore()
-_original_validate: Optional[Callable[[Any, Dict[Text, Any]], bool]] = None
+_original_validate: Callable[[Any, dict[str, Any]], bool] | None = None
 
 
-def enabled(environ: Optional[Dict[str, str]] = None) -> bool:
+def enabled(environ: dict[str, str] | None = None) -> bool:
     """False when ``$KUYAKUSHO_RASA_PATCHES`` says 0/false/no/off, else True."""
     value = (os.environ if environ is None else environ).get(ENV_SWITCH, "").strip().lower()
     return value not in ("0", "false", "no", "off")
 
 
-def build_validator(schema: Dict[Text, Any]) -> Any:
+def build_validator(schema: dict[str, Any]) -> Any:
     """A jsonschema validator for ``schema`` (a JSON schema as a dict), of the
     class ``jsonschema.validate`` would pick, with the schema checked once.
 
@@ -62,7 +63,7 @@ def is_applied() -> bool:
     return getattr(RemoteAction._validate_action_result, "_kuyakusho_patch", False)
 
 
-def apply(rasa_version: Optional[str] = None) -> bool:
+def apply(rasa_version: str | None = None) -> bool:
     """Replace ``RemoteAction._validate_action_result`` (see the module doc).
 
     ``rasa_version`` defaults to the installed ``rasa.__version__`` (tests pass
@@ -96,7 +97,7 @@ def apply(rasa_version: Optional[str] = None) -> bool:
     validator = build_validator(spec())
     docs_url = rasa_action.DOCS_BASE_URL
 
-    def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         """Rasa's check of an action-server reply, with the validator built once.
 
         Returns True for a valid reply.
@@ -134,7 +135,7 @@ def restore() -> None:
         RemoteAction._validate_action_result = _original_validate
 
 
-def original_validate() -> Callable[[Any, Dict[Text, Any]], bool]:
+def original_validate() -> Callable[[Any, dict[str, Any]], bool]:
     """Rasa's own ``_validate_action_result`` (whether or not the patch is applied)."""
     from rasa.core.actions.action import RemoteAction
 

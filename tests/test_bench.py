@@ -256,7 +256,7 @@ def test_worker_pids_are_the_children_or_the_process_itself():
 
     from bench.run import worker_pids
 
-    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    parent = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"])
     try:
         deadline = time.monotonic() + 10
         while len(worker_pids(parent.pid)) < 2 and time.monotonic() < deadline:
