@@ -270,10 +270,18 @@ def serve_and_measure(name: str, model: str, rasa_port: int, actions_port: int, 
         out["rasa_peak_per_worker_mib"] = round(out["rss_end"]["rasa"]["peak_mib"] / workers, 1)
         out["rss_all_peak_mib"] = round(sum(v["peak_mib"] for v in out["rss_end"].values()), 1)
     res["servers"][name] = out
-    shown_env = " ".join(f"{k}={v!r}" if not v else f"{k}={v}" for k, v in env.items() if k != "REDIS_URL")
+    shown_env = " ".join(f"{k}={shown_setting(k, v)}" for k, v in env.items() if v)
     commands.append(f"{shown_env + ' ' if shown_env else ''}rasa run --enable-api --port {rasa_port} --model {model} "
                     f"--endpoints {endpoints} --credentials credentials.yml   "
                     f"# + rasa run actions --actions bot.actions --port {actions_port}")
+
+
+def shown_setting(name: str, value: str) -> str:
+    """An environment setting as the report shows it: a ``unix://`` ``REDIS_URL``
+    with its socket path relative to the project root."""
+    if name == "REDIS_URL" and value.startswith("unix://"):
+        return "unix://" + rel(value[len("unix://"):].split("?")[0])
+    return value
 
 
 @contextlib.contextmanager
