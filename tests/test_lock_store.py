@@ -9,6 +9,7 @@ from rasa.core.lock_store import LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import RequeueingRedisLockStore, holds_ticket
+from conftest import run_coroutine
 
 
 class FakeRedis:
@@ -54,11 +55,11 @@ def test_rasa_store_waits_for_ever_when_both_tickets_expire_together():
     plain = RedisLockStore.__new__(RedisLockStore)  # Rasa's own store, on the same fake Redis
     plain.red, plain.key_prefix = FakeRedis(), "lock:"
     with pytest.raises(asyncio.TimeoutError):
-        asyncio.run(asyncio.wait_for(serve_behind_a_dead_ticket(plain), timeout=2))
+        run_coroutine(asyncio.wait_for(serve_behind_a_dead_ticket(plain), timeout=2))
 
 
 def test_waiting_message_takes_a_new_ticket_and_is_served(store):
-    assert asyncio.run(asyncio.wait_for(serve_behind_a_dead_ticket(store), timeout=10)) == "served"
+    assert run_coroutine(asyncio.wait_for(serve_behind_a_dead_ticket(store), timeout=10)) == "served"
     assert store.get_lock("c1") is None  # nothing left behind
 
 
@@ -79,7 +80,7 @@ def test_live_ticket_ahead_is_still_waited_for(store):
         await asyncio.gather(first(), second())
         return order
 
-    assert asyncio.run(scenario()) == ["first", "second"]
+    assert run_coroutine(scenario()) == ["first", "second"]
 
 
 def test_holds_ticket():

@@ -2,7 +2,6 @@
 several processes (Sanic workers) starting on one new file at once."""
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import sqlite3
 
@@ -12,6 +11,7 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import MaskingSQLTrackerStore
+from conftest import run_coroutine as run
 
 SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
@@ -28,8 +28,8 @@ def pragmas(store: MaskingSQLTrackerStore) -> tuple[str, str, int]:
 
 
 def save_and_read(store: MaskingSQLTrackerStore, sender: str) -> str:
-    asyncio.run(store.save(DialogueStateTracker.from_events(sender, [UserUttered("こんにちは")])))
-    return asyncio.run(store.retrieve(sender)).latest_message.text
+    run(store.save(DialogueStateTracker.from_events(sender, [UserUttered("こんにちは")])))
+    return run(store.retrieve(sender)).latest_message.text
 
 
 def test_wal_and_normal_sync_by_default(tmp_path):
