@@ -18,7 +18,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # rasa_sdk's interface (it has no option for it; its own default is 0.0.0.0)
 ACTIONS_INTERFACE ?= 127.0.0.1
 
-.PHONY: help setup browser proxy-deps kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
+.PHONY: help setup browser proxy-deps redis kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -35,6 +35,10 @@ browser:
 # nginx for the reverse-proxy layout (deploy/nginx.conf) and its test
 proxy-deps:
 	@scripts/install_proxy.sh
+
+# Debian's redis-server: make run's lock store for one Sanic worker per core, and tests/test_workers.py
+redis:
+	@scripts/install_redis.sh
 
 kb: setup
 	$(PY) -m knowledge build
@@ -68,7 +72,7 @@ nlu-test: train
 core-test: train
 	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
 
-test: train browser proxy-deps
+test: train browser proxy-deps redis
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 
@@ -85,7 +89,7 @@ bench-staff: kb
 	$(PY) bench/staff_search.py
 
 # accuracy and speed against two baselines, side by side -> docs/benchmarks.md, results/bench/*.json.
-# Starts its own servers on ports 7005-7056. Quick runs: BENCH_TRAIN_TIME=0 BENCH_LOAD_SECONDS=20 (see bench/run.py)
+# Starts its own servers on ports 7005-7057 (this project, today's configuration, baseline 1). Quick runs: BENCH_TRAIN_TIME=0 BENCH_LOAD_SECONDS=20 (see bench/run.py)
 .PHONY: bench
 bench: train bench-venv
 	$(PY) -m bench.run ../shared/eval/public.yml $(BENCH_EVAL)

@@ -1,41 +1,53 @@
-"""``make bench``: accuracy and speed of this project against two baselines.
+"""``make bench``: accuracy and speed of this project against today's configuration and two baselines.
 
 ``python -m bench.run [EVAL_FILE ...]`` (default ``../shared/eval/public.yml``)
 measures, on this machine and in this order:
 
 1. the knowledge-base build time (into a temporary file);
 2. training: ``rasa train --force`` of ``config.yml`` (into a temporary
-   directory, the model is discarded) and of ``bench/config_baseline.yml``
-   (kept as ``models/baseline.tar.gz``), both timed; with
-   ``BENCH_TRAIN_TIME=0`` only ``rasa train`` of the baseline (skipped by
-   Rasa when nothing changed) and the times of the last timed run are shown;
-3. ``rasa test nlu`` of both models on ``tests/nlu/test_nlu.yml``;
+   directory, the model is discarded), of ``bench/config_today.yml`` (kept as
+   ``models/today.tar.gz``) and of ``bench/config_baseline.yml`` (kept as
+   ``models/baseline.tar.gz``), all timed; with ``BENCH_TRAIN_TIME=0`` only
+   ``rasa train`` of today's and the baseline's configs (Rasa's cache makes it
+   quick when nothing changed) and the times of the last timed run are shown;
+3. ``rasa test nlu`` of the three models on ``tests/nlu/test_nlu.yml``;
 4. per-message NLU parse, Sudachi and answer times in one process
    (``bench.inprocess``), and staff search latency;
 5. baseline 2 (full-text retrieval) accuracy, in process;
-6. this project's servers (ports ``BENCH_RASA_PORT``/``BENCH_ACTIONS_PORT``,
-   default 7005/7055): accuracy over REST, one-client latency, locust load,
-   memory, and a py-spy profile under load when a speed bar is missed;
-7. baseline 1's servers (the next two ports): accuracy, latency, memory.
+6. this project's servers as ``make run`` starts them (ports
+   ``BENCH_RASA_PORT``/``BENCH_ACTIONS_PORT``, default 7005/7055):
+   ``BENCH_WORKERS`` Sanic workers (default: one per core) with the Redis lock
+   store on a redis-server of its own (one worker when Redis is missing);
+   accuracy over REST, one-client latency, locust load, memory of every
+   server process, CPU per answer, and a py-spy profile of every worker under
+   load when a speed bar is missed;
+7. today's configuration (the next two ports): ``models/today.tar.gz``, one
+   worker, in-memory lock store, Rasa's schema check on every action call
+   (``KUYAKUSHO_RASA_PATCHES=0``), ``bench/endpoints_today.yml``; the same
+   accuracy, latency and load measurements;
+8. baseline 1's servers (the next two ports): accuracy, latency, memory.
 
 Writes ``results/bench/*.json`` and ``docs/benchmarks.md``.  Options (env):
 ``BENCH_LOAD_SECONDS`` (60), ``BENCH_USERS`` (20), ``BENCH_LATENCY_N`` (200),
 ``BENCH_TRAIN_TIME`` (1), ``BENCH_PROFILE`` (auto | 1 | 0),
 ``BENCH_PROFILE_SECONDS`` (30), ``BENCH_NLU`` (1: run ``rasa test nlu``),
-``BENCH_INPROCESS`` (1: in-process parse times),
-``BENCH_BASELINE_SERVERS`` (1: run baseline 1 over REST).  Exit code 0 even
-when bars are missed (the report says so); non-zero when a step fails.
+``BENCH_INPROCESS`` (1: in-process parse times), ``BENCH_TODAY`` (1: measure
+today's configuration), ``BENCH_BASELINE_SERVERS`` (1: run baseline 1 over
+REST), ``BENCH_WORKERS`` (number of CPUs).  Exit code 0 even when bars are
+missed (the report says so); non-zero when a step fails.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bot.servers import started
+from bot.servers import redis_on_socket, started
 
 from . import accuracy, latency, load, machine, memory, nlu, profile, report, train
 from .fts_baseline import FtsBaseline
@@ -46,12 +58,24 @@ OUT = ROOT / "results" / "bench"
 DOC = ROOT / "docs" / "benchmarks.md"
 DEFAULT_EVAL = "../shared/eval/public.yml"
 PROJECT_MODEL = "models/kuyakusho.tar.gz"
+TODAY_MODEL = "models/today.tar.gz"
 BASELINE_MODEL = "models/baseline.tar.gz"
+TODAY_ENDPOINTS = "bench/endpoints_today.yml"
+# today's configuration: one worker, in-memory lock store, Rasa's code unpatched
+TODAY_ENV = {"SANIC_WORKERS": "1", "REDIS_URL": "", "KUYAKUSHO_RASA_PATCHES": "0"}
 # the options and their defaults (each read where it is used), recorded in the report
 OPTIONS = {"BENCH_LOAD_SECONDS": "60", "BENCH_USERS": "20", "BENCH_LATENCY_N": "200", "BENCH_TRAIN_TIME": "1",
            "BENCH_PROFILE": "auto", "BENCH_PROFILE_SECONDS": "30", "BENCH_NLU": "1", "BENCH_INPROCESS": "1",
-           "BENCH_BASELINE_SERVERS": "1", "BENCH_RASA_PORT": "7005", "BENCH_ACTIONS_PORT": "7055"}
+           "BENCH_TODAY": "1", "BENCH_BASELINE_SERVERS": "1", "BENCH_WORKERS": str(os.cpu_count() or 1),
+           "BENCH_RASA_PORT": "7005", "BENCH_ACTIONS_PORT": "7055"}
 MARGIN = 0.10  # "a clear margin": at least 10 percentage points of overall accuracy
+# issue #12's bars
+MIN_ANSWERS_PER_S = 45.0
+MAX_LOAD_P95_MS = 600.0
+MIN_TIMES_TODAY = 2.5
+MAX_ONE_CLIENT_P95_MS = 60.0
+MAX_RSS_PER_WORKER_VS_TODAY = 1.2
+NLU_TOLERANCE = 0.01
 
 
 def env_int(name: str, default: int) -> int:
@@ -80,75 +104,130 @@ def rel(path: str | Path) -> str:
 
 
 def training(commands: list[str]) -> dict:
-    """Step 2 (see module doc); returns ``{"project", "baseline_rasa"}`` timings."""
+    """Step 2 (see module doc); returns ``{"project", "today", "baseline_rasa"}`` timings."""
+    kept = (("today", train.TODAY_CONFIG, "today", TODAY_MODEL),
+            ("baseline_rasa", train.BASELINE_CONFIG, "baseline", BASELINE_MODEL))
     if env_int("BENCH_TRAIN_TIME", 1):
         log("training config.yml with --force (timed, model discarded) ...")
-        project = train.forced_training_time("config.yml", "kuyakusho", OUT / "logs" / "train-project.log")
-        log(f"  {project['seconds']} s; training bench/config_baseline.yml with --force (timed) ...")
-        base = train.forced_training_time(train.BASELINE_CONFIG, "baseline", OUT / "logs" / "train-baseline.log",
-                                          keep_as=ROOT / BASELINE_MODEL)
-        log(f"  {base['seconds']} s")
+        result = {"project": train.forced_training_time("config.yml", "kuyakusho", OUT / "logs" / "train-project.log")}
+        commands.append(result["project"]["command"])
+        log(f"  {result['project']['seconds']} s")
+        for key, config, name, model in kept:
+            log(f"training {config} with --force (timed, kept as {model}) ...")
+            result[key] = train.forced_training_time(config, name, OUT / "logs" / f"train-{key}.log",
+                                                     keep_as=ROOT / model)
+            commands.append(result[key]["command"] + f"   # then moved to {model}")
+            log(f"  {result[key]['seconds']} s")
         stamp = machine.facts()["date"]
-        result = {"project": {**project, "date": stamp}, "baseline_rasa": {**base, "date": stamp}}
+        result = {key: {**value, "date": stamp} for key, value in result.items()}
         save("training", result)
-        commands += [project["command"], base["command"] + f"   # then moved to {BASELINE_MODEL}"]
         return result
-    log("rasa train for the baseline (Rasa skips it when nothing changed) ...")
-    base = train.train(train.BASELINE_CONFIG, "models", "baseline", OUT / "logs" / "train-baseline.log")
-    commands.append(base["command"])
     previous = load_saved("training") or {}
     result = {key: {**value, "this_run": False} for key, value in previous.items()}
-    if base["trained"]:
-        log(f"  trained in {base['seconds']} s (Rasa's cache allowed, so not a --force time)")
+    for key, config, name, model in kept:
+        log(f"rasa train {config} (Rasa's cache makes it quick when nothing changed) ...")
+        done = train.train(config, "models", name, OUT / "logs" / f"train-{key}.log")
+        commands.append(done["command"])
+        log(f"  {done['seconds']} s")
     return result
 
 
 def check_bars(res: dict) -> list[dict]:
-    """The issue's bars, each ``{"bar", "measured", "met"}``."""
+    """The bars (accuracy, and issue #12's speed and memory bars), each ``{"bar", "measured", "met"}``."""
     bars = []
     acc = {k: v["all"] for k, v in res["accuracy"].items()}
     proj = acc["project"]
     bars.append({"bar": "public set answered correctly ≥ 90%, no forbidden fact stated",
                  "measured": f"{report.pct(proj['accuracy'])}, {proj['forbidden']} forbidden",
                  "met": proj["accuracy"] >= 0.90 and proj["forbidden"] == 0})
+    if "today" in acc:
+        bars.append({"bar": "accuracy equal to or better than today's configuration, on every eval file",
+                     "measured": "; ".join(
+                         f"{f}: {report.pct(res['accuracy']['project']['files'][f]['accuracy'])} vs "
+                         f"{report.pct(res['accuracy']['today']['files'][f]['accuracy'])}"
+                         for f in res["accuracy"]["project"]["files"]),
+                     "met": all(res["accuracy"]["project"]["files"][f]["accuracy"]
+                                >= res["accuracy"]["today"]["files"][f]["accuracy"]
+                                for f in res["accuracy"]["project"]["files"])})
     for key, label in (("baseline_rasa", "baseline 1"), ("fts", "baseline 2")):
         if key in acc:
             gap = proj["accuracy"] - acc[key]["accuracy"]
             bars.append({"bar": f"beats {label} by a clear margin (≥ {MARGIN * 100:.0f} points overall)",
                          "measured": f"{report.pct(proj['accuracy'])} vs {report.pct(acc[key]['accuracy'])} "
                                      f"({gap * 100:+.1f} points)", "met": gap >= MARGIN})
+    nlu_res = res.get("nlu") or {}
+    if "project" in nlu_res and "today" in nlu_res:
+        for key, label in (("intent_macro_f1", "intent macro-F1"), ("entity_f1", "entity F1 (micro)")):
+            new, old = nlu_res["project"].get(key), nlu_res["today"].get(key)
+            if new is not None and old is not None:
+                bars.append({"bar": f"NLU {label} within {NLU_TOLERANCE} of today's",
+                             "measured": f"{new:.3f} vs {old:.3f} ({new - old:+.3f})",
+                             "met": new >= old - NLU_TOLERANCE})
     servers = res["servers"]["project"]
+    today = res["servers"].get("today") or {}
     lat = servers.get("latency") or {}
     if lat.get("n"):
-        bars.append({"bar": "1 client: p95 round trip ≤ 150 ms", "measured": f"{lat['p95']:.0f} ms",
-                     "met": lat["p95"] <= 150})
+        bars.append({"bar": f"1 client: p95 round trip ≤ {MAX_ONE_CLIENT_P95_MS:.0f} ms",
+                     "measured": f"{lat['p95']:.0f} ms", "met": lat["p95"] <= MAX_ONE_CLIENT_P95_MS})
     ld = servers.get("load")
     if ld:
-        bars.append({"bar": f"{ld['users']} clients: ≥ 30 answers/s", "measured": f"{ld['answers_per_s']:.1f}/s",
-                     "met": ld["answers_per_s"] >= 30})
-        bars.append({"bar": f"{ld['users']} clients: p95 ≤ 600 ms", "measured": f"{ld['p95']:.0f} ms",
-                     "met": (ld["p95"] or 1e9) <= 600})
-        bars.append({"bar": f"{ld['users']} clients: zero errors", "measured": str(ld["failures"]),
+        users, secs = ld["users"], ld["seconds"]
+        bars.append({"bar": f"{users} clients for {secs} s: ≥ {MIN_ANSWERS_PER_S:.0f} answers/s",
+                     "measured": f"{ld['answers_per_s']:.1f}/s", "met": ld["answers_per_s"] >= MIN_ANSWERS_PER_S})
+        bars.append({"bar": f"{users} clients: p95 ≤ {MAX_LOAD_P95_MS:.0f} ms", "measured": f"{ld['p95']:.0f} ms",
+                     "met": (ld["p95"] or 1e9) <= MAX_LOAD_P95_MS})
+        bars.append({"bar": f"{users} clients: zero errors", "measured": str(ld["failures"]),
                      "met": ld["failures"] == 0})
+        old = (today.get("load") or {}).get("answers_per_s")
+        if old:
+            bars.append({"bar": f"{users} clients: ≥ {MIN_TIMES_TODAY}× today's configuration's throughput "
+                                "(same run)",
+                         "measured": f"{ld['answers_per_s']:.1f}/s vs {old:.1f}/s "
+                                     f"(×{ld['answers_per_s'] / old:.2f})",
+                         "met": ld["answers_per_s"] >= MIN_TIMES_TODAY * old})
     rss = (servers.get("rss_end") or {}).get("rasa") or {}
-    bars.append({"bar": "Rasa server RSS reported (what dominates: see Speed and memory)",
-                 "measured": f"{rss.get('peak_mib', '?')} MiB peak", "met": bool(rss)})
+    bars.append({"bar": "peak RSS of all server processes reported",
+                 "measured": f"{servers.get('rss_all_peak_mib', '?')} MiB (Rasa server "
+                             f"{rss.get('peak_mib', '?')} MiB in {servers.get('workers', '?')} worker(s))",
+                 "met": bool(rss)})
+    old_per_worker = today.get("rasa_peak_per_worker_mib")
+    new_per_worker = servers.get("rasa_peak_per_worker_mib")
+    if old_per_worker and new_per_worker:
+        bars.append({"bar": f"Rasa server peak RSS per worker ≤ {MAX_RSS_PER_WORKER_VS_TODAY}× today's",
+                     "measured": f"{new_per_worker:.0f} vs {old_per_worker:.0f} MiB "
+                                 f"(×{new_per_worker / old_per_worker:.2f})",
+                     "met": new_per_worker <= MAX_RSS_PER_WORKER_VS_TODAY * old_per_worker})
     return bars
 
 
 def speed_bars_missed(servers: dict) -> bool:
+    """Whether a one-client or load bar of issue #12 is missed (``servers`` as measured)."""
     lat, ld = servers.get("latency") or {}, servers.get("load") or {}
-    return (lat.get("p95", 0) > 150 or ld.get("answers_per_s", 1e9) < 30 or (ld.get("p95") or 0) > 600
-            or ld.get("failures", 0) > 0)
+    return (lat.get("p95", 0) > MAX_ONE_CLIENT_P95_MS or ld.get("answers_per_s", 1e9) < MIN_ANSWERS_PER_S
+            or (ld.get("p95") or 0) > MAX_LOAD_P95_MS or ld.get("failures", 0) > 0)
+
+
+def worker_pids(rasa_pid: int) -> list[int]:
+    """The processes that serve requests: the Sanic workers below ``rasa_pid``, or
+    ``rasa_pid`` itself when it serves alone (one worker)."""
+    children = [p for p in memory.descendants(rasa_pid) if p != rasa_pid]
+    return children or [rasa_pid]
 
 
 def serve_and_measure(name: str, model: str, rasa_port: int, actions_port: int, eval_files: list[str],
-                      questions: list[str], res: dict, commands: list[str], with_load: bool) -> None:
-    """Start the servers for ``model``, measure them, stop them (step 6/7)."""
-    log(f"{name}: starting servers on {rasa_port}/{actions_port} with {model} ...")
-    with started(rasa_port, actions_port, log_dir=OUT / "logs", model=model) as servers:
+                      questions: list[str], res: dict, commands: list[str], with_load: bool,
+                      env: dict | None = None, endpoints: str = "endpoints.yml", profile_it: bool = False,
+                      extra_pids: dict | None = None) -> None:
+    """Start the servers for ``model`` (with ``env`` and ``endpoints``), measure them, stop them (steps 6-8).
+    ``extra_pids`` are more server processes (e.g. Redis) counted in the memory figures."""
+    env = dict(env or {})
+    workers = int(env.get("SANIC_WORKERS") or 1)
+    log(f"{name}: starting servers on {rasa_port}/{actions_port} with {model}, {workers} worker(s) ...")
+    with started(rasa_port, actions_port, log_dir=OUT / "logs", model=model, env=env, endpoints=endpoints,
+                 timeout=600) as servers:
         pids = {"rasa": servers.rasa.pid, "actions": servers.actions.pid}
-        out = {"rss_idle": {k: memory.rss_mib(p) for k, p in pids.items()}}
+        every = {**pids, **(extra_pids or {})}
+        out = {"workers": workers, "rss_idle": {k: memory.rss_mib(p) for k, p in every.items()}}
         log(f"{name}: accuracy over REST ...")
         res["accuracy"][name] = accuracy.measure(eval_files, accuracy.rest_replier(servers.url))
         log(f"  overall {report.pct(res['accuracy'][name]['all']['accuracy'])}; one-client latency ...")
@@ -159,7 +238,7 @@ def serve_and_measure(name: str, model: str, rasa_port: int, actions_port: int, 
             host = f"http://localhost:{rasa_port}"
             log(f"{name}: locust, {users} clients for {seconds} s ...")
             cpu_before = {k: memory.cpu_seconds(p) for k, p in pids.items()}
-            out["load"] = load.run(host, eval_files[0], users, seconds, OUT / "locust")
+            out["load"] = load.run(host, eval_files[0], users, seconds, OUT / f"locust-{name}")
             answered = max(out["load"]["requests"] - out["load"]["failures"], 1)
             out["load"]["cpu_ms_per_answer"] = {
                 k: round(1000 * (memory.cpu_seconds(p) - cpu_before[k]) / answered, 1) for k, p in pids.items()}
@@ -167,25 +246,61 @@ def serve_and_measure(name: str, model: str, rasa_port: int, actions_port: int, 
             log(f"  {out['load']['answers_per_s']} answers/s, p95 {out['load']['p95']} ms, "
                 f"{out['load']['failures']} errors, CPU ms per answer {out['load']['cpu_ms_per_answer']}")
             mode = os.environ.get("BENCH_PROFILE", "auto").strip().lower()
-            if mode in ("1", "yes", "true") or (mode == "auto" and speed_bars_missed(out)):
+            if profile_it and (mode in ("1", "yes", "true") or (mode == "auto" and speed_bars_missed(out))):
                 seconds = env_int("BENCH_PROFILE_SECONDS", 30)
-                log(f"{name}: profiling both servers with py-spy under load for {seconds} s ...")
-                spies = {k: profile.start(p, seconds, OUT / f"profile-{k}.txt") for k, p in pids.items()}
+                targets = {f"rasa-{i}": p for i, p in enumerate(worker_pids(pids["rasa"]))}
+                targets["actions"] = pids["actions"]
+                log(f"{name}: profiling {len(targets)} server processes with py-spy under load for {seconds} s ...")
+                spies = {k: profile.start(p, seconds, OUT / f"profile-{k}.txt") for k, p in targets.items()}
                 prof_load = load.run(host, eval_files[0], users, seconds + 2, OUT / "locust-profiled")
                 for spy in spies.values():
                     spy.wait(timeout=seconds + 60)
-                res["profile"] = {"seconds": seconds, "users": users, "load": prof_load,
+                texts = {k: (OUT / f"profile-{k}.txt").read_text(encoding="utf-8")
+                         for k in targets if (OUT / f"profile-{k}.txt").exists()}
+                rasa_text = "\n".join(t for k, t in texts.items() if k.startswith("rasa-"))
+                res["profile"] = {"seconds": seconds, "users": users, "load": prof_load, "system": name,
+                                  "rasa_processes": len([k for k in targets if k.startswith("rasa-")]),
                                   "command": "py-spy record --pid PID --duration "
                                              f"{seconds} --rate 100 --nonblocking --format raw",
-                                  **{k: profile.summarize((OUT / f"profile-{k}.txt").read_text(encoding="utf-8"))
-                                     if (OUT / f"profile-{k}.txt").exists() else {} for k in pids}}
+                                  "rasa": profile.summarize(rasa_text) if rasa_text else {},
+                                  "actions": profile.summarize(texts["actions"]) if "actions" in texts else {}}
                 commands.append(f".venv-bench/bin/{res['profile']['command']} --output results/bench/profile-KIND.txt"
-                                "   # during a second locust run")
-        out["rss_end"] = {k: memory.rss_mib(p) for k, p in pids.items()}
+                                "   # during a second locust run, on every Rasa worker and the action server")
+        out["rss_end"] = {k: memory.rss_mib(p) for k, p in every.items()}
+        out["rasa_peak_per_worker_mib"] = round(out["rss_end"]["rasa"]["peak_mib"] / workers, 1)
+        out["rss_all_peak_mib"] = round(sum(v["peak_mib"] for v in out["rss_end"].values()), 1)
     res["servers"][name] = out
-    commands.append(f"python -m bot.rasa_run --port {rasa_port} --model {model} --endpoints endpoints.yml "
-                    f"--credentials credentials.yml   # + SANIC_HOST=127.0.0.1 rasa run actions --actions bot.actions "
-                    f"--port {actions_port}")
+    shown_env = " ".join(f"{k}={shown_setting(k, v)}" for k, v in env.items() if v)
+    commands.append(f"{shown_env + ' ' if shown_env else ''}python -m bot.rasa_run --port {rasa_port} --model {model} "
+                    f"--endpoints {endpoints} --credentials credentials.yml   "
+                    f"# + SANIC_HOST=127.0.0.1 rasa run actions --actions bot.actions --port {actions_port}")
+
+
+def shown_setting(name: str, value: str) -> str:
+    """An environment setting as the report shows it: a ``unix://`` ``REDIS_URL``
+    with its socket path relative to the project root."""
+    if name == "REDIS_URL" and value.startswith("unix://"):
+        return "unix://" + rel(value[len("unix://"):].split("?")[0])
+    return value
+
+
+@contextlib.contextmanager
+def project_environment(workers: int, res: dict):
+    """This project's Rasa server environment as ``make run`` sets it, for the
+    ``with`` block: yields ``(env, extra_pids)``.  ``SANIC_WORKERS`` and, for
+    more than one worker, ``REDIS_URL`` of a redis-server on a Unix socket
+    (its pid in ``extra_pids``); one worker when ``redis-server`` is missing
+    (noted in ``res["notes"]``)."""
+    if workers > 1 and not shutil.which("redis-server"):
+        note = f"redis-server not installed (scripts/install_redis.sh): this project's server ran 1 worker, not {workers}"
+        res.setdefault("notes", []).append(note)
+        log(f"  {note}")
+        workers = 1
+    if workers > 1:
+        with redis_on_socket(OUT / "redis") as redis:
+            yield {"SANIC_WORKERS": str(workers), "REDIS_URL": redis.url}, {"redis": redis.pid}
+        return
+    yield {"SANIC_WORKERS": "1", "REDIS_URL": ""}, {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,15 +330,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if env_int("BENCH_NLU", 1):
         res["nlu"] = {}
-        for name, model in (("project", PROJECT_MODEL), ("baseline_rasa", BASELINE_MODEL)):
+        models = [("project", PROJECT_MODEL), ("today", TODAY_MODEL), ("baseline_rasa", BASELINE_MODEL)]
+        for name, model in models if env_int("BENCH_TODAY", 1) else [models[0], models[2]]:
             log(f"rasa test nlu: {model} ...")
             res["nlu"][name] = nlu.measure(model, OUT / f"nlu-{name}")
             commands.append(f"rasa test nlu --nlu {nlu.TEST_FILE} --model {model} --out {res['nlu'][name]['out']}")
         save("nlu", res["nlu"])
 
     res["inprocess"] = {}
-    for name, model, extra in (("project", PROJECT_MODEL, ["--sudachi", "--answers"]),
-                               ("baseline_rasa", BASELINE_MODEL, [])) if env_int("BENCH_INPROCESS", 1) else ():
+    runs = [("project", PROJECT_MODEL, ["--sudachi", "--answers"]), ("today", TODAY_MODEL, []),
+            ("baseline_rasa", BASELINE_MODEL, [])]
+    runs = [r for r in runs if r[0] != "today" or env_int("BENCH_TODAY", 1)] if env_int("BENCH_INPROCESS", 1) else []
+    for name, model, extra in runs:
         log(f"in-process parse times: {model} ...")
         target = OUT / f"inprocess-{name}.json"
         cmd = [sys.executable, "-m", "bench.inprocess", "--model", model, "--questions", *eval_files,
@@ -247,12 +365,17 @@ def main(argv: list[str] | None = None) -> int:
     log("baseline 2 (full-text retrieval) accuracy ...")
     res["accuracy"]["fts"] = accuracy.measure(eval_files, FtsBaseline(kb))
 
-    serve_and_measure("project", PROJECT_MODEL, rasa_port, actions_port, eval_files, questions, res, commands,
-                      with_load=True)
+    with project_environment(env_int("BENCH_WORKERS", os.cpu_count() or 1), res) as (env, extra):
+        serve_and_measure("project", PROJECT_MODEL, rasa_port, actions_port, eval_files, questions, res, commands,
+                          with_load=True, env=env, profile_it=True, extra_pids=extra)
+    if env_int("BENCH_TODAY", 1):
+        serve_and_measure("today", TODAY_MODEL, rasa_port + 1, actions_port + 1, eval_files, questions, res,
+                          commands, with_load=True, env=TODAY_ENV, endpoints=TODAY_ENDPOINTS)
     if env_int("BENCH_BASELINE_SERVERS", 1):
-        serve_and_measure("baseline_rasa", BASELINE_MODEL, rasa_port + 1, actions_port + 1, eval_files, questions,
+        serve_and_measure("baseline_rasa", BASELINE_MODEL, rasa_port + 2, actions_port + 2, eval_files, questions,
                           res, commands, with_load=False)
-    res["accuracy"] = {k: res["accuracy"][k] for k in ("project", "baseline_rasa", "fts") if k in res["accuracy"]}
+    res["accuracy"] = {k: res["accuracy"][k] for k in ("project", "today", "baseline_rasa", "fts")
+                       if k in res["accuracy"]}
     res["bars"] = check_bars(res)
     res["commands"] = commands
     for name, data in res["accuracy"].items():

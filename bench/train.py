@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BASELINE_CONFIG = "bench/config_baseline.yml"
+TODAY_CONFIG = "bench/config_today.yml"
 
 
 def _env() -> dict:

@@ -164,8 +164,10 @@ class Stack:
 
     @property
     def redis_url(self) -> str:
-        """``REDIS_URL`` of the Rasa servers: the stack's Redis, db 0."""
-        return f"redis://{HOST}:{self.redis_port}/0"
+        """``REDIS_URL`` of every Rasa server: the stack's Redis, db 1, which holds
+        the lock store (``kuyakusho:lock:*``), the per-sender rate limit and
+        LINE's redelivery memory (``kuyakusho:rate:*``, ``kuyakusho:line-event:*``)."""
+        return f"redis://{HOST}:{self.redis_port}/1"
 
     @property
     def pg_dsn(self) -> str:
@@ -335,7 +337,6 @@ class Stack:
                 {**env, "SANIC_HOST": HOST, "KB_PATH": str(self._copy_kb(port))})
         store_env = {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
                      "TRACKER_DB_USER": DB_USER, "TRACKER_DB_PASSWORD": self.password,
-                     "LOCK_STORE_HOST": HOST, "LOCK_STORE_PORT": str(self.redis_port),
                      "REDIS_URL": self.redis_url}
         for i, port in enumerate(self.rasa_ports):
             actions = self.actions_ports[i % len(self.actions_ports)]

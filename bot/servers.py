@@ -8,7 +8,9 @@ they are not up within ``timeout`` seconds.  ``started(...)`` does the same
 but yields a :class:`Servers`, which can also stop and restart the action
 server alone.  Logs go to ``log_dir/actions-PORT.log`` and
 ``log_dir/rasa-PORT.log``; unless ``TRACKER_DB`` is set, the conversations
-go to ``log_dir/tracker-PORT.db``.
+go to ``log_dir/tracker-PORT.db``.  The Rasa server runs one Sanic worker
+unless ``env`` sets ``SANIC_WORKERS`` (with ``REDIS_URL``; see
+``redis_on_socket``).
 
 The servers are started as ``make run`` starts them: the Rasa server through
 ``bot.rasa_run`` (HTTP API off, CORS for ``WIDGET_ORIGINS`` only, on
@@ -19,8 +21,10 @@ adds ``?token=`` to its requests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -96,8 +100,10 @@ class Servers:
 
     def __init__(self, rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
                  model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
-                 rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None):
+                 rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None,
+                 endpoints: str = "endpoints.yml"):
         self.rasa_port, self.actions_port, self.model, self.timeout = rasa_port, actions_port, model, timeout
+        self.endpoints = endpoints
         self.log_dir = Path(log_dir or ROOT / "results" / "logs")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
@@ -109,6 +115,9 @@ class Servers:
         self.api_token = api_token
         # each run keeps its own conversation store unless told otherwise (see endpoints.yml)
         self.env.setdefault("TRACKER_DB", str(self.log_dir / f"tracker-{rasa_port}.db"))
+        # one Sanic worker and the in-memory lock store unless told otherwise (not `make run`'s environment)
+        self.env.setdefault("SANIC_WORKERS", "1")
+        self.env.setdefault("REDIS_URL", "")
         # The action server (Sanic) closes a connection that sends nothing for
         # KEEP_ALIVE_TIMEOUT (default 5 s), also a new one; when the Rasa server
         # is busy for longer between connecting and sending, the action call
@@ -135,7 +144,7 @@ class Servers:
         """
         self.actions = start(actions_command(self.actions_port), self.actions_log, self._actions_env())
         self.rasa = start(rasa_command("--port", str(self.rasa_port), "--model", self.model,
-                                       "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                                       "--endpoints", self.endpoints, "--credentials", "credentials.yml",
                                        *self.rasa_args), self.rasa_log, self.env)
         deadline = time.monotonic() + self.timeout
         up = False
@@ -197,12 +206,14 @@ class Servers:
 @contextlib.contextmanager
 def started(rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | None = None,
             model: str = "models/kuyakusho.tar.gz", timeout: float = 240.0, env: dict | None = None,
-            rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None):
+            rasa_args: tuple[str, ...] | list[str] = (), api_token: str | None = None,
+            endpoints: str = "endpoints.yml"):
     """Run both servers for the duration of the ``with`` block; yields the
     :class:`Servers` (``.url``, ``.stop_actions()``, ``.start_actions()`` ...).
     ``rasa_args`` are added to the ``rasa run`` command line (e.g. ``["--debug"]``);
-    ``api_token`` turns Rasa's HTTP API on with that secret (``.api(path)``)."""
-    servers = Servers(rasa_port, actions_port, log_dir, model, timeout, env, rasa_args, api_token)
+    ``api_token`` turns Rasa's HTTP API on with that secret (``.api(path)``);
+    ``endpoints`` is the endpoints file (relative to the project root)."""
+    servers = Servers(rasa_port, actions_port, log_dir, model, timeout, env, rasa_args, api_token, endpoints)
     try:
         yield servers.start()
     finally:
@@ -215,3 +226,53 @@ def running(rasa_port: int = 5005, actions_port: int = 5055, log_dir: Path | Non
     """Run both servers for the duration of the ``with`` block (see module doc)."""
     with started(rasa_port, actions_port, log_dir, model, timeout, env) as servers:
         yield servers.url
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisServer:
+    """A running redis-server: its ``REDIS_URL`` and process id."""
+
+    url: str
+    pid: int
+
+
+@contextlib.contextmanager
+def redis_on_socket(base: Path, timeout: float = 20.0):
+    """Run Debian's ``redis-server`` listening only on the Unix socket
+    ``base/redis.sock`` (mode 0700, no TCP port, nothing saved to disk) for
+    the ``with`` block; yields a :class:`RedisServer` (``.url`` is its
+    ``REDIS_URL``, ``unix://...?db=0``; ``.pid``).
+    ``scripts/run.sh`` starts the same for ``make run``.
+
+    Raises:
+        FileNotFoundError: ``redis-server`` is not installed
+            (``scripts/install_redis.sh``).
+        TimeoutError: it did not answer within ``timeout`` seconds.
+    """
+    server = shutil.which("redis-server")
+    if not server:
+        raise FileNotFoundError("redis-server not found: run scripts/install_redis.sh (apt-get install redis-server)")
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    sock = base / "redis.sock"
+    sock.unlink(missing_ok=True)
+    log = base / "redis.log"
+    proc = start([server, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700", "--save", "",
+                  "--appendonly", "no", "--dir", str(base), "--daemonize", "no"], log, dict(os.environ))
+    url = f"unix://{sock}?db=0"
+    try:
+        import redis
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if redis.Redis.from_url(url, socket_timeout=1).ping():
+                    break
+            except (redis.exceptions.ConnectionError, FileNotFoundError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise TimeoutError(f"redis-server did not start:\n{log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        yield RedisServer(url, proc.pid)
+    finally:
+        _stop(proc)

@@ -22,6 +22,18 @@
   deleted when the store starts and then at most once an hour, on save
   (``retention_days: 0`` keeps them forever).  On SQLite, ``secure_delete``
   is on, so deleted events are overwritten in the file.
+* On SQLite the file is in WAL mode with ``synchronous=NORMAL``
+  (``sqlite_wal: true``, the default): a commit appends to the write-ahead
+  log and is not synced to disk, which makes each turn's write cheaper.  The
+  trade: on a power loss or OS crash the last turns may be lost, never the
+  file (a crash of Rasa alone loses nothing).  WAL also lets several worker
+  processes share the file (readers do not block the writer).
+  ``sqlite_wal: false`` keeps SQLite's defaults (rollback journal, full
+  sync), as before; ``make bench`` uses it for today's configuration.
+  Several processes starting at once (Sanic workers) create the tables one
+  after the other (a lock file next to the database).
+* Importing this module applies ``bot.rasa_patches`` (the Rasa server loads
+  it through ``endpoints.yml``).
 * Importing this module installs :data:`bot.privacy.LOG_FILTER` on the log
   handlers, so Rasa's own log lines (which may quote the user) are masked.
 
@@ -33,11 +45,13 @@ the project root.
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -47,7 +61,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot import privacy
+from bot import privacy, rasa_patches
 from bot.channels.line_api import resolve_setting
 
 logger = logging.getLogger(__name__)
@@ -57,6 +71,7 @@ DEFAULT_RETENTION_DAYS = 30
 PRUNE_INTERVAL = 3600.0  # seconds between two prunes while running
 
 privacy.install_log_filter()
+rasa_patches.apply()
 
 
 def mask_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
@@ -123,7 +138,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                  port: Optional[int] = None, db: Optional[Text] = None, username: Text = None,
                  password: Text = None, event_broker: Optional[EventBroker] = None,
                  login_db: Optional[Text] = None, query: Optional[Dict] = None,
-                 retention_days: Any = DEFAULT_RETENTION_DAYS, **kwargs: Any) -> None:
+                 retention_days: Any = DEFAULT_RETENTION_DAYS, sqlite_wal: Any = True, **kwargs: Any) -> None:
         dialect = resolve_setting(dialect, "sqlite")
         db = resolve_setting(db, DEFAULT_DB if dialect == "sqlite" else "rasa")
         if dialect == "sqlite" and db != ":memory:":
@@ -135,19 +150,35 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         if days < 0:
             raise ValueError(f"retention_days must be >= 0 (0 keeps conversations forever), not {retention_days!r}")
         self.retention_days = days
+        self.sqlite_wal = resolve_setting(sqlite_wal, "true").lower() not in ("false", "0", "no", "off")
         self._last_prune = 0.0
         privacy.install_log_filter()
-        super().__init__(domain, dialect, resolve_setting(host) or None, port, db,
-                         resolve_setting(username) or None, resolve_setting(password) or None,
-                         event_broker, login_db, query, **kwargs)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _secure_delete)
-            self.engine.dispose()  # pooled connections get the pragma on reconnect
-        self.db = db
-        removed = self.prune()
+        with _one_at_a_time(db if dialect == "sqlite" and db != ":memory:" else None):
+            super().__init__(domain, dialect, resolve_setting(host) or None, port, db,
+                             resolve_setting(username) or None, resolve_setting(password) or None,
+                             event_broker, login_db, query, **kwargs)
+            if self.engine.dialect.name == "sqlite":
+                if db != ":memory:":
+                    self._keep_connections()
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas if self.sqlite_wal else _secure_delete)
+                self.engine.dispose()  # pooled connections get the pragmas on reconnect
+            self.db = db
+            removed = self.prune()
         logger.info("Tracker store: %s (user text masked; conversations kept %s; %d expired removed at start)",
                     db if dialect == "sqlite" else dialect,
                     f"{days:g} days" if days else "forever", removed)
+
+    def _keep_connections(self) -> None:
+        """Keep SQLite connections open in a pool (SQLAlchemy 1.4 opens and
+        closes one per session for a file): no reconnect and pragmas per
+        turn, and the WAL is not checkpointed and deleted each time the last
+        connection closes.  The tracker store runs on the event loop's
+        thread; a pooled connection is used by one thread at a time."""
+        old = self.engine
+        self.engine = sa.create_engine(old.url, poolclass=sa.pool.QueuePool,
+                                       connect_args={"check_same_thread": False})
+        old.dispose()
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     # ------------------------------------------------------------ retention
 
@@ -207,9 +238,38 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
             event_broker.publish(body)
 
 
+@contextmanager
+def _one_at_a_time(db_path: Optional[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``DB_PATH.init-lock`` (nothing when None), so
+    that processes starting together (Sanic workers) do not race to create
+    the tables (SQLite: "table events already exists")."""
+    if db_path is None:
+        yield
+        return
+    with open(f"{db_path}.init-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    """Connect listener: deleted data is overwritten in the file."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA secure_delete = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    """Connect listener: ``secure_delete``, WAL (kept in the file) and
+    ``synchronous=NORMAL`` (per connection); see the module docstring."""
+    _secure_delete(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()

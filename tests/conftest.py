@@ -67,6 +67,16 @@ def texts(messages: list[dict]) -> str:
     return "\n".join(m.get("text") or "" for m in messages)
 
 
+def run_coroutine(coroutine):
+    """``asyncio.run(coroutine)`` in a thread of its own: the browser tests keep
+    an event loop running in the main thread for the rest of the session."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def free_port(preferred: int = 0) -> int:
     """``preferred`` when it is free on every interface, else any free TCP port."""
     for port in (preferred, 0):

@@ -160,3 +160,112 @@ def test_report_formatting():
     assert report.pct(0.9344) == "93.4%" and report.pct(None) == "–"
     assert report.times(2.0, 1.0) == "×2.00" and report.times(1.0, 0.0) == "–"
     assert report.frac([3, 4]) == "3/4" and report.frac([0, 0]) == "–"
+
+
+# ---- this project against today's configuration, side by side (issue #12)
+
+def served(answers_per_s, p95, one_client_p95, peak_mib, workers, failures=0):
+    return {"workers": workers, "latency": {"n": 200, "p50": one_client_p95 / 2, "p95": one_client_p95,
+                                            "p99": one_client_p95 * 1.1},
+            "load": {"users": 20, "seconds": 60, "answers_per_s": answers_per_s, "p50": p95 / 2, "p95": p95,
+                     "p99": p95, "requests": 1000, "failures": failures,
+                     "cpu_ms_per_answer": {"rasa": 30.0, "actions": 10.0}},
+            "rss_idle": {"rasa": {"rss_mib": peak_mib * 0.9}, "actions": {"rss_mib": 130.0}},
+            "rss_end": {"rasa": {"rss_mib": peak_mib, "peak_mib": peak_mib, "processes": workers},
+                        "actions": {"rss_mib": 200.0, "peak_mib": 270.0, "processes": 1}},
+            "rasa_peak_per_worker_mib": peak_mib / workers, "rss_all_peak_mib": peak_mib + 270.0}
+
+
+@pytest.fixture
+def side_by_side(eval_file):
+    from bench import machine
+
+    good = {q: r for q, r in REPLIES.items()}
+    good["q2"] = ("５０２会議室", "answered")
+    return {
+        "machine": machine.facts(), "eval_files": [eval_file], "rasa_version": "3.6.20",
+        "accuracy": {"project": accuracy.measure([eval_file], lambda conv, q: good[q]),
+                     "today": accuracy.measure([eval_file], lambda conv, q: REPLIES[q]),
+                     "fts": accuracy.measure([eval_file], lambda conv, q: ("", "not_found"))},
+        "nlu": {"project": {"intent_macro_f1": 0.905, "entity_f1": 0.95, "errors": 28},
+                "today": {"intent_macro_f1": 0.910, "entity_f1": 0.949, "errors": 27}},
+        "servers": {"project": served(48.0, 550.0, 40.0, 2400.0, 2), "today": served(17.0, 1300.0, 80.0, 1400.0, 1)},
+    }
+
+
+def bars_by_name(res):
+    from bench.run import check_bars
+
+    return {b["bar"]: b for b in check_bars(res)}
+
+
+def test_bars_compare_with_today_in_the_same_run(side_by_side):
+    bars = bars_by_name(side_by_side)
+    assert bars["20 clients for 60 s: ≥ 45 answers/s"]["met"]
+    assert bars["20 clients: p95 ≤ 600 ms"]["met"] and bars["20 clients: zero errors"]["met"]
+    assert bars["1 client: p95 round trip ≤ 60 ms"]["met"]
+    times_today = bars["20 clients: ≥ 2.5× today's configuration's throughput (same run)"]
+    assert times_today["met"] and "×2.82" in times_today["measured"]
+    per_worker = bars["Rasa server peak RSS per worker ≤ 1.2× today's"]
+    assert per_worker["met"] and per_worker["measured"] == "1200 vs 1400 MiB (×0.86)"
+    assert bars["NLU intent macro-F1 within 0.01 of today's"]["met"]  # 0.905 vs 0.910
+    assert bars["NLU entity F1 (micro) within 0.01 of today's"]["met"]
+    assert bars["accuracy equal to or better than today's configuration, on every eval file"]["met"]
+
+
+def test_bars_missed(side_by_side):
+    side_by_side["servers"]["project"] = served(40.0, 700.0, 70.0, 3600.0, 2, failures=1)
+    side_by_side["servers"]["today"]["load"]["answers_per_s"] = 20.0
+    side_by_side["nlu"]["project"]["intent_macro_f1"] = 0.899
+    side_by_side["accuracy"]["project"], side_by_side["accuracy"]["today"] = \
+        side_by_side["accuracy"]["today"], side_by_side["accuracy"]["project"]
+    missed = {name for name, bar in bars_by_name(side_by_side).items() if not bar["met"]}
+    assert missed == {
+        "20 clients for 60 s: ≥ 45 answers/s", "20 clients: p95 ≤ 600 ms", "20 clients: zero errors",
+        "1 client: p95 round trip ≤ 60 ms", "20 clients: ≥ 2.5× today's configuration's throughput (same run)",
+        "Rasa server peak RSS per worker ≤ 1.2× today's", "NLU intent macro-F1 within 0.01 of today's",
+        "accuracy equal to or better than today's configuration, on every eval file",
+        "public set answered correctly ≥ 90%, no forbidden fact stated"}
+
+
+def test_speed_bars_missed_thresholds():
+    from bench.run import speed_bars_missed
+
+    assert not speed_bars_missed(served(45.0, 600.0, 60.0, 1.0, 1))
+    assert speed_bars_missed(served(44.9, 600.0, 60.0, 1.0, 1))
+    assert speed_bars_missed(served(45.0, 601.0, 60.0, 1.0, 1))
+    assert speed_bars_missed(served(45.0, 600.0, 61.0, 1.0, 1))
+    assert speed_bars_missed(served(45.0, 600.0, 60.0, 1.0, 1, failures=1))
+
+
+def test_report_shows_today_beside_the_project(side_by_side):
+    from bench.run import check_bars
+
+    side_by_side["bars"] = check_bars(side_by_side)
+    text = report.render(side_by_side)
+    assert "| measure | this project | today | project / today | baseline 1 | bar |" in text
+    assert "| 20 clients for 60 s (locust): answers/s | 48.0 | 17.0 | ×2.82 | – | ≥ 45/s and ≥ 2.5× today |" in text
+    assert "| Rasa server peak RSS per worker | 1200 MiB | 1400 MiB | ×0.86 | – | ≤ 1.2× today |" in text
+    assert "| intent macro-F1 | 0.905 | 0.910 | ×0.99 |" in text
+
+
+def test_worker_pids_are_the_children_or_the_process_itself():
+    import os
+    import subprocess
+    import time
+
+    from bench.run import worker_pids
+
+    parent = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(worker_pids(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = worker_pids(parent.pid)
+        assert len(workers) == 2 and parent.pid not in workers
+        assert worker_pids(workers[0]) == [workers[0]]
+    finally:
+        for pid in worker_pids(parent.pid):
+            if pid != parent.pid:
+                os.kill(pid, 15)
+        parent.wait(timeout=10)
