@@ -384,9 +384,10 @@ def unanswered_groups(turns: Iterable[Turn]) -> list[dict]:
     Each distinct folded text (most frequent first) joins the first group
     whose first text it matches with rapidfuzz ``ratio`` >= :data:`SIMILARITY`,
     else starts a group.  Returns rows ``{"count", "first_seen",
-    "last_seen", "example" (the group's most frequent wording, masked as
-    stored), "intent" (the NLU intent guessed most often), "variants" (up to
-    :data:`MAX_VARIANTS` other wordings)}``, most frequent first.
+    "last_seen", "example" (the commonest wording of the group's commonest
+    folded form, masked as stored), "intent" (the NLU intent guessed most
+    often), "variants" (up to :data:`MAX_VARIANTS` other wordings)}``, the
+    biggest groups first, then the most recent.
     """
     by_text: dict[str, list[Turn]] = defaultdict(list)
     for turn in turns:
@@ -405,8 +406,10 @@ def unanswered_groups(turns: Iterable[Turn]) -> list[dict]:
     for leader in leaders:
         group = [t for key in members[leader] for t in by_text[key]]
         wordings = Counter(t.text for t in group)
+        folded = Counter(fold(t.text) or t.text for t in group)
         latest = {t.text: t.at for t in sorted(group, key=lambda t: t.at)}
-        ranked = sorted(wordings, key=lambda w: (-wordings[w], -latest[w]))
+        # the example is the commonest wording of the commonest form; then the other wordings
+        ranked = sorted(wordings, key=lambda w: (-folded[fold(w) or w], -wordings[w], -latest[w]))
         intents = Counter(t.intent or "" for t in group)
         last = max(t.at for t in group)
         groups.append((-len(group), -last, {

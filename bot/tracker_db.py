@@ -13,16 +13,19 @@ read (``bot.insights``), so both always name the same database:
 
 Values may hold ``${VAR}``: Rasa expands unquoted ones itself (refusing to
 start when one is unset); what is left is expanded here, an unset variable
-meaning the default.  This module imports no Rasa server code, so the staff
-web server stays small.
+meaning the default.  This module imports no Rasa code, so the staff web
+server stays small.
 """
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+import yaml
 
 from bot.channels.line_api import resolve_setting
 
@@ -30,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "results/tracker.db"
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_ENDPOINTS = ROOT / "endpoints.yml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -92,27 +96,40 @@ def resolve(dialect: Any = "sqlite", db: Any = None, retention_days: Any = DEFAU
                      password=resolve_setting(password) or None)
 
 
-def from_endpoints(path: Path | str = DEFAULT_ENDPOINTS) -> TrackerDB:
+def from_endpoints(path: Path | str = DEFAULT_ENDPOINTS, environ: Optional[Mapping[str, str]] = None) -> TrackerDB:
     """The ``tracker_store`` section of an endpoints file (``endpoints.yml``,
-    ``endpoints.scaleout.yml``), resolved as Rasa and the store resolve it.
+    ``endpoints.scaleout.yml``), resolved as the store resolves it.
+
+    Only that section is read, so variables other sections need (such as
+    ``ACTION_ENDPOINT_URL``) may be unset.  ``${VAR}`` is expanded from
+    ``environ`` (default ``os.environ``).  For SQLite an unset variable
+    means the default; for a database server every variable the section
+    names must be set.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file has no ``tracker_store`` section, a variable it
-            needs is unset (Rasa's message names it), or a value is invalid.
+        ValueError: not YAML, no ``tracker_store`` section, an unset variable
+            for a database server (named in the message), or a bad value.
     """
-    from rasa.shared.utils.io import read_config_file
-
+    env = os.environ if environ is None else environ
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"endpoints file not found: {path}")
     try:
-        content = read_config_file(str(path))
-    except Exception as err:  # Rasa raises its own error types for unset ${VAR}s and bad YAML
-        raise ValueError(f"{path}: {err}") from err
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid YAML: {err}") from err
     section = content.get("tracker_store") if isinstance(content, dict) else None
     if not isinstance(section, dict):
         raise ValueError(f"{path} has no tracker_store section")
-    return resolve(section.get("dialect", "sqlite"), section.get("db"),
-                   section.get("retention_days", DEFAULT_RETENTION_DAYS), section.get("url"),
-                   section.get("port"), section.get("username"), section.get("password"))
+    unset = sorted({name for value in section.values() for name in _ENV_REF.findall(str(value))
+                    if not env.get(name)})
+    dialect = resolve_setting(section.get("dialect"), "sqlite", env)
+    if unset and dialect != "sqlite":
+        raise ValueError(f"{path}: set the environment variable(s) {', '.join(unset)} for the tracker store")
+
+    def value(key: str, default: Any = None) -> str:
+        return resolve_setting(section.get(key, default), "", env)
+
+    return resolve(dialect, value("db"), value("retention_days", DEFAULT_RETENTION_DAYS), value("url"),
+                   value("port"), value("username"), value("password"))
