@@ -46,6 +46,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from bot import ratings
 from bot.channels.line_api import (
     DEFAULT_API_BASE_URL,
+    MAX_QUICK_REPLY_ITEMS,
     LineApiClient,
     LineApiError,
     RecentIds,
@@ -121,8 +122,10 @@ class LineOutput(OutputChannel):
                                    for value, label in ratings.LABELS.items()]
 
     def messages(self) -> List[dict]:
-        """The LINE message objects for what has been collected (see ``build_messages``)."""
-        return build_messages(self.texts, self.buttons + self.rating_buttons)
+        """The LINE message objects for what has been collected (see
+        ``build_messages``); the rating buttons always fit in the quick reply."""
+        room = MAX_QUICK_REPLY_ITEMS - len(self.rating_buttons)
+        return build_messages(self.texts, self.buttons[:room] + self.rating_buttons)
 
     async def flush(self) -> Optional[str]:
         """Send what has been collected and clear it.

@@ -47,17 +47,25 @@
     });
   }
 
+  // shares as the CSV and the terminal print them: one decimal (50.0)
+  function cell(key, v) {
+    if (v === null || v === undefined) return "";
+    if (/_pct$/.test(key) && typeof v === "number") return v.toFixed(1);
+    return Array.isArray(v) ? v.join(" / ") : String(v);
+  }
+
   function renderTotals(data) {
     var t = data.totals;
+    var pct = function (k) { return cell(k + "_pct", t[k + "_pct"]); };
     var dl = document.getElementById("totals");
     clear(dl);
     var items = [
       ["会話数", t.conversations + "件"],
       ["質問数", t.questions + "件"],
-      ["回答", t.answered + "件（" + t.answered_pct + "%）"],
-      ["資料に記載なし", t.not_found + "件（" + t.not_found_pct + "%）"],
-      ["聞き返し", t.clarify + "件（" + t.clarify_pct + "%）"],
-      ["応答不能", t.unavailable + "件（" + t.unavailable_pct + "%）"],
+      ["回答", t.answered + "件（" + pct("answered") + "%）"],
+      ["資料に記載なし", t.not_found + "件（" + pct("not_found") + "%）"],
+      ["聞き返し", t.clarify + "件（" + pct("clarify") + "%）"],
+      ["応答不能", t.unavailable + "件（" + pct("unavailable") + "%）"],
       ["役に立った", t.ratings_up + "件"],
       ["役に立たなかった", t.ratings_down + "件"]
     ];
@@ -83,8 +91,7 @@
       var tr = el("tr");
       columns.forEach(function (c) {
         var v = row[c[0]];
-        if (Array.isArray(v)) v = v.join(" / ");
-        var td = el("td", typeof v === "number" ? "num" : "", v === null || v === undefined ? "" : v);
+        var td = el("td", typeof v === "number" ? "num" : "", cell(c[0], v));
         td.setAttribute("data-col", c[0]);
         tr.appendChild(td);
       });
