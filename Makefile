@@ -16,7 +16,7 @@ WEB_PORT ?= 8080
 NLU_MIN_MACRO_F1 ?= 0.85
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 
-.PHONY: help setup browser kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean
+.PHONY: help setup browser kb train run actions staff insights shell test unit nlu-test core-test eval bench-venv bench-staff clean
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -43,6 +43,10 @@ actions: kb
 
 staff: kb
 	$(PY) -m bot.web --port 8080 --kb knowledge/kb.sqlite
+
+# staff insights in the terminal: make insights INSIGHTS_ARGS="--since 2026-11-01 --period week --csv results/insights"
+insights:
+	$(PY) -m bot.insights $(INSIGHTS_ARGS)
 
 run: train
 	@scripts/run.sh
