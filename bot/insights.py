@@ -210,7 +210,9 @@ def _turns(rows: Iterable[Any]) -> Iterator[Turn]:
             data = {}
         data = data if isinstance(data, dict) else {}
         if kind == "session_started":
-            session += 1
+            if turn is not None:  # a new session: bot events before its first user event are nobody's reply
+                yield _finish(turn)
+            session, turn = session + 1, None
         elif kind == "user":
             if turn is not None:
                 yield _finish(turn)

@@ -324,3 +324,19 @@ def test_the_page_api_and_the_cli_give_the_same_numbers(conversations, kb_path, 
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}/staff/api/insights.csv?table=events", timeout=10)
         assert err.value.code == 400
+
+
+def test_a_turn_ends_with_its_session():
+    def row(kind, at, data):
+        return ("s1", kind, at, json.dumps(data))
+
+    status = {"event": "bot", "data": {"custom": {"status": "answered", "answer": "abcdefghijklmnop"}}}
+    turns = list(insights._turns([
+        row("session_started", 1, {}),
+        row("user", 2, {"event": "user", "text": "住民票はどこで取れますか", "parse_data": {"intent": {"name": "ask_counter"}}}),
+        row("session_started", 3, {}),
+        row("bot", 4, status),  # bot-initiated in the new session: not the reply to the turn before
+        row("user", 5, {"event": "user", "text": "こんにちは", "parse_data": {"intent": {"name": "greet"}}}),
+    ]))
+    assert [(t.conversation, t.status) for t in turns] == [(("s1", 1), "unavailable"), (("s1", 2), "unavailable")]
+    assert [t.is_question for t in turns] == [True, False]
