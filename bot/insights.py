@@ -192,8 +192,8 @@ def read_turns(engine: sa.engine.Engine, since: Optional[dt.date] = None, until:
             rows = conn.execution_options(stream_results=True).execute(query)
             return list(_turns(rows))
     except sa.exc.SQLAlchemyError as err:
-        raise InsightsError(f"the tracker store cannot be read: {type(err).__name__}: {err.args[0] if err.args else err}") \
-            from err
+        reason = err.args[0] if err.args else err
+        raise InsightsError(f"the tracker store cannot be read: {type(err).__name__}: {reason}") from err
 
 
 def _turns(rows: Iterable[Any]) -> Iterator[Turn]:

@@ -10,11 +10,13 @@ user name and password) against credentials from the environment:
 
 Who must log in (``StaffAuth.from_environment``):
 
-| ``STAFF_PASSWORD`` | server bound to | staff pages |
-|---|---|---|
-| set | any address | user name and password required (401 without) |
-| unset | loopback (127.0.0.1, ::1, localhost) | open, as a developer's tool, unless the request came through a proxy (``Forwarded`` / ``X-Forwarded-For`` / ``X-Real-IP`` header): then 403 |
-| unset | any other address (0.0.0.0, a LAN address, a host name) | refused: 403 with a message naming ``STAFF_PASSWORD`` |
+* ``STAFF_PASSWORD`` set, any bind address: user name and password
+  required (401 without).
+* unset, bound to loopback (127.0.0.1, ::1, localhost): open, as a
+  developer's tool, unless the request came through a proxy (a
+  ``Forwarded``, ``X-Forwarded-For`` or ``X-Real-IP`` header): then 403.
+* unset, bound to any other address (0.0.0.0, a LAN address, a host name):
+  refused, 403 with a message naming ``STAFF_PASSWORD``.
 
 The server still starts without a password on a public address, because
 the same server serves the citizens' chat widget page (``/``), which needs

@@ -71,7 +71,8 @@ class Conversations:
             ids.append(answer_id)
             if status is not None:
                 events.append(BotUttered(f"{text}への返事", timestamp=when + 1))
-                sources = [{"doc": "001", "lines": [2055, 2055], "as_of": "2015-04-01", "status": "fact"}] if facts else []
+                source = {"doc": "001", "lines": [2055, 2055], "as_of": "2015-04-01", "status": "fact"}
+                sources = [source] if facts else []
                 events.append(BotUttered(None, {"custom": {"status": status, "intent": intent, "sources": sources,
                                                            "facts": list(facts), "answer": answer_id}},
                                          timestamp=when + 1))
