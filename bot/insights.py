@@ -566,8 +566,9 @@ def format_text(result: dict, width: int = 120) -> str:
         rows = [[_cell(row.get(k)) for k in keys] for row in result[table]]
         lines += ["", f"■ {TABLE_TITLES[table]}（{len(rows)}件）"]
         if rows:
+            # the questions are shown whole; other long cells are cut at 40 columns
             lines.append(format_table([h for _, h in COLUMNS[table]], rows, total_width=width,
-                                      max_widths=[40] * len(keys)))
+                                      max_widths=[None if k in ("example", "question") else 40 for k in keys]))
     return "\n".join(lines)
 
 

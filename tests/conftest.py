@@ -121,9 +121,12 @@ def web(kb_path, tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    """Debian's Chromium driven by Playwright (never a downloaded browser).
+
+    One per test module: while Playwright's sync API runs, the main thread has
+    a running event loop, and ``asyncio.run`` in any later test would fail."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (Python package only)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
