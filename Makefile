@@ -18,7 +18,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # rasa_sdk's interface (it has no option for it; its own default is 0.0.0.0)
 ACTIONS_INTERFACE ?= 127.0.0.1
 
-.PHONY: help setup browser proxy-deps redis kb train run actions staff shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
+.PHONY: help setup browser proxy-deps redis kb train run actions staff insights shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -53,6 +53,10 @@ actions: kb
 
 staff: kb
 	$(PY) -m bot.web --port 8080 --kb knowledge/kb.sqlite
+
+# staff insights in the terminal: make insights INSIGHTS_ARGS="--since 2026-11-01 --period week --csv results/insights"
+insights:
+	$(PY) -m bot.insights $(INSIGHTS_ARGS)
 
 run: train
 	@scripts/run.sh

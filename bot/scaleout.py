@@ -174,6 +174,13 @@ class Stack:
         """libpq connection string of the tracker database (for psycopg2 / psql)."""
         return f"host={HOST} port={self.pg_port} dbname={DB_NAME} user={DB_USER} password={self.password}"
 
+    @property
+    def tracker_env(self) -> Dict[str, str]:
+        """The variables ``endpoints.scaleout.yml`` reads for the tracker store (PostgreSQL);
+        also what ``python -m bot.insights --endpoints endpoints.scaleout.yml`` needs."""
+        return {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
+                "TRACKER_DB_USER": DB_USER, "TRACKER_DB_PASSWORD": self.password}
+
     def log(self, name: str) -> Path:
         """Log file of the process ``name`` (``redis``, ``postgres``, ``actions-PORT``, ``rasa-PORT``)."""
         return self.logs / f"{name}.log"
@@ -335,9 +342,7 @@ class Stack:
             self.procs[f"actions-{port}"] = start(
                 actions_command(port), self.log(f"actions-{port}"),
                 {**env, "SANIC_HOST": HOST, "KB_PATH": str(self._copy_kb(port))})
-        store_env = {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
-                     "TRACKER_DB_USER": DB_USER, "TRACKER_DB_PASSWORD": self.password,
-                     "REDIS_URL": self.redis_url}
+        store_env = {**self.tracker_env, "REDIS_URL": self.redis_url}
         for i, port in enumerate(self.rasa_ports):
             actions = self.actions_ports[i % len(self.actions_ports)]
             self.procs[f"rasa-{port}"] = start(

@@ -61,13 +61,11 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot import privacy, rasa_patches
+from bot import privacy, rasa_patches, tracker_db
 from bot.channels.line_api import resolve_setting
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DB = "results/tracker.db"
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS = tracker_db.DEFAULT_RETENTION_DAYS
 PRUNE_INTERVAL = 3600.0  # seconds between two prunes while running
 
 privacy.install_log_filter()
@@ -139,16 +137,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
                  password: Text = None, event_broker: Optional[EventBroker] = None,
                  login_db: Optional[Text] = None, query: Optional[Dict] = None,
                  retention_days: Any = DEFAULT_RETENTION_DAYS, sqlite_wal: Any = True, **kwargs: Any) -> None:
-        dialect = resolve_setting(dialect, "sqlite")
-        db = resolve_setting(db, DEFAULT_DB if dialect == "sqlite" else "rasa")
-        if dialect == "sqlite" and db != ":memory:":
-            path = Path(db)
-            path = path if path.is_absolute() else ROOT / path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = str(path)
-        days = float(resolve_setting(retention_days, str(DEFAULT_RETENTION_DAYS)))
-        if days < 0:
-            raise ValueError(f"retention_days must be >= 0 (0 keeps conversations forever), not {retention_days!r}")
+        settings = tracker_db.resolve(dialect, db, retention_days)  # the same reading as bot.insights
+        dialect, db, days = settings.dialect, settings.db, settings.retention_days
+        if settings.is_sqlite and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
         self.retention_days = days
         self.sqlite_wal = resolve_setting(sqlite_wal, "true").lower() not in ("false", "0", "no", "off")
         self._last_prune = 0.0

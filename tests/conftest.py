@@ -1,6 +1,7 @@
 """Shared fixtures: a knowledge base built once per session from the real sources."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -89,21 +90,23 @@ def free_port(preferred: int = 0) -> int:
     raise RuntimeError("no free port")
 
 
-@pytest.fixture(scope="session")
-def web(kb_path, tmp_path_factory):
-    """Base URL of ``python -m bot.web`` on a free loopback port (stopped at the end)."""
+@contextlib.contextmanager
+def web_server(kb_path, log: Path, host: str = "127.0.0.1", env: dict | None = None, args: tuple = ()):
+    """Run ``python -m bot.web`` bound to ``host`` on a free port; yields its base URL
+    (always reached over 127.0.0.1) and stops it at the end.  ``env`` is added to the
+    environment (e.g. ``TRACKER_DB``, ``STAFF_PASSWORD``)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("web") / "web.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", **(env or {})}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.web", "--host", "127.0.0.1", "--port", str(port),
-                                 "--kb", str(kb_path)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "bot.web", "--host", host, "--port", str(port),
+                                 "--kb", str(kb_path), *args], cwd=ROOT, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(base + "/staff", timeout=2) as resp:
+                with urllib.request.urlopen(base + "/static/staff.css", timeout=2) as resp:
                     if resp.status == 200:
                         break
             except OSError:
@@ -122,8 +125,18 @@ def web(kb_path, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def web(kb_path, tmp_path_factory):
+    """Base URL of ``python -m bot.web`` on a free loopback port (stopped at the end)."""
+    with web_server(kb_path, tmp_path_factory.mktemp("web") / "web.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    """Debian's Chromium driven by Playwright (never a downloaded browser).
+
+    One per test module: while Playwright's sync API runs, the main thread has
+    a running event loop, and ``asyncio.run`` in any later test would fail."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (Python package only)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

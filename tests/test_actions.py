@@ -5,7 +5,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions import ActionAnswer, ActionSmalltalk
+from bot import ratings
+from bot.actions import ActionAnswer, ActionRateAnswer, ActionSmalltalk
 from bot.actions import knowledge_base
 
 
@@ -36,6 +37,8 @@ def test_answer_has_text_buttons_and_exactly_one_status_message():
     (status,) = statuses(messages)
     assert status["status"] == "answered" and status["intent"] == "ask_counter"
     assert status["sources"] and set(status["sources"][0]) == {"doc", "lines", "as_of", "status"}
+    assert status["facts"] and all(isinstance(f, str) and f for f in status["facts"])  # the facts stated
+    assert ratings.ANSWER_ID.fullmatch(status["answer"])
     assert any("保険年金課" in (m.get("text") or "") for m in messages)
     assert any(m.get("buttons") for m in messages)
 
@@ -91,7 +94,9 @@ def test_knowledge_base_missing_gives_a_reply_not_silence(monkeypatch, tmp_path)
 def test_smalltalk(intent, response):
     messages, _ = run(ActionSmalltalk(), tracker("こんにちは", intent))
     assert messages[0]["response"] == response
-    assert statuses(messages) == [{"status": "smalltalk", "intent": intent, "sources": []}]
+    (status,) = statuses(messages)
+    assert ratings.ANSWER_ID.fullmatch(status.pop("answer"))
+    assert status == {"status": "smalltalk", "intent": intent, "sources": [], "facts": []}
 
 
 def test_a_small_talk_turn_with_content_goes_to_the_knowledge_base():
@@ -141,3 +146,37 @@ def test_unsure_intent_still_narrows_what_may_answer():
                                             {"name": "ask_venue", "confidence": 0.45}]
     messages, _ = run(ActionAnswer(), trk)
     assert statuses(messages)[0]["status"] == "not_found"
+
+
+# --------------------------------------------------------------------------- ratings
+
+def rating_tracker(text, entities, topic="国民年金"):
+    message = {"text": text, "intent": {"name": "rate_answer", "confidence": 1.0}, "entities": entities}
+    return Tracker("user-1", {"topic": topic}, message, [], False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize("rating", ["up", "down"])
+def test_rating_is_acknowledged_and_changes_no_slot(rating):
+    answer_id = ratings.new_answer_id()
+    entities = [{"entity": "rating", "value": rating}, {"entity": "answer", "value": answer_id}]
+    messages, events = run(ActionRateAnswer(), rating_tracker(ratings.payload(rating, answer_id), entities))
+    assert events == []  # the topic slot stays as it was
+    assert [m["text"] for m in messages if m.get("text")] == ["ご評価ありがとうございます。" if rating == "up" else
+                                                             "ご評価ありがとうございます。いただいたご意見は、案内の改善に役立てます。"]
+    (status,) = statuses(messages)
+    assert status["status"] == "rated" and status["intent"] == "rate_answer"
+    assert ratings.offered(status) is None  # an acknowledgement cannot be rated itself
+
+
+@pytest.mark.parametrize("entities", [
+    [],
+    [{"entity": "rating", "value": "down"}],
+    [{"entity": "rating", "value": "maybe"}, {"entity": "answer", "value": "abcdefghijklmnop"}],
+    [{"entity": "rating", "value": "up"}, {"entity": "answer", "value": "<script>"}],
+    [{"entity": "rating", "value": "up"}, {"entity": "answer", "value": ["abcdefghijklmnop"]}],
+], ids=["none", "no-answer", "bad-rating", "bad-id", "list"])
+def test_unreadable_rating_gets_a_clear_reply(entities):
+    messages, events = run(ActionRateAnswer(), rating_tracker("/rate_answer", entities))
+    assert events == []
+    assert any("評価を受け付けられませんでした" in (m.get("text") or "") for m in messages)
+    assert statuses(messages)[0]["status"] == "clarify"

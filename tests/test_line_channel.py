@@ -21,6 +21,7 @@ import pytest
 from sanic import Sanic
 
 from rasa.core.channels.channel import UserMessage, register
+from bot import ratings
 from bot.channels import line_api
 from bot.channels.line import ERROR_REPLY, TEXT_ONLY_REPLY, LineInput, LineOutput
 from bot.channels.line_api import (
@@ -50,6 +51,8 @@ GREETING = "こんにちは。川崎市の区役所についてのご質問に�
 ANSWER = "住民票の写しは、各区役所の区民課で取れます。\n出典: 区役所事務分掌 (2015-04-01)"
 STATUS = {"status": "answered", "intent": "ask_counter",
           "sources": [{"doc": "001", "lines": [2053, 2053], "as_of": "2015-04-01", "status": "fact"}]}
+ANSWER_ID = "kdmhcbpafgjnoeil"
+RATEABLE = {"評価できる答え": "answered", "記載なし": "not_found", "聞き返し": "clarify"}
 BUTTONS = ([{"title": "場所は？", "payload": "場所は？"},
             {"title": "とても長いボタンの題名で二十文字をこえてしまうもの", "payload": "長い質問"},
             {"title": "あいさつ", "payload": "/greet"}]
@@ -191,6 +194,10 @@ class StubAgent:
             await out.send_response(sender, {"custom": STATUS})
         elif message.text == "壊れて":
             raise RuntimeError("the bot broke")
+        elif message.text in RATEABLE:
+            await out.send_response(sender, {"text": ANSWER, "buttons": BUTTONS})
+            await out.send_response(sender, {"custom": {**STATUS, "status": RATEABLE[message.text],
+                                                        "answer": ANSWER_ID}})
         else:
             await out.send_response(sender, {"text": ANSWER, "buttons": BUTTONS, "image": None, "custom": None})
             await out.send_response(sender, {"text": None, "custom": STATUS})
@@ -393,6 +400,31 @@ def test_postback_data_reaches_the_bot():
         assert (await post(base, encode([ev]))).status == 200
         call = (await line.wait_for_calls(1))[0]
         assert agent.messages[0].text == "/greet" and texts_of(call) == [GREETING]
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("text", list(RATEABLE))
+def test_answered_and_not_found_replies_offer_ratings_as_postbacks(text):
+    async def scenario(base, line, agent, channel):
+        assert (await post(base, encode([event(text=text)]))).status == 200
+        call = (await line.wait_for_calls(1))[0]
+        items = [i["action"] for i in call.json["messages"][-1]["quickReply"]["items"]]
+        assert len(items) == MAX_QUICK_REPLY_ITEMS  # the answer's own buttons make room for the two ratings
+        rating_items = [a for a in items if a.get("data", "").startswith("/rate_answer")]
+        if RATEABLE[text] == "clarify":
+            assert rating_items == []
+            return
+        assert items[-2:] == rating_items == [
+            {"type": "postback", "label": "役に立った", "data": ratings.payload("up", ANSWER_ID),
+             "displayText": "役に立った"},
+            {"type": "postback", "label": "役に立たなかった", "data": ratings.payload("down", ANSWER_ID),
+             "displayText": "役に立たなかった"}]
+        # the postback LINE sends when the citizen taps one goes to the bot as the rating message
+        tap = event("postback", postback={"data": rating_items[1]["data"]})
+        assert (await post(base, encode([tap]))).status == 200
+        await line.wait_for_calls(2)
+        assert agent.messages[-1].text == '/rate_answer{"rating":"down","answer":"kdmhcbpafgjnoeil"}'
 
     run(scenario)
 

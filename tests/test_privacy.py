@@ -297,11 +297,13 @@ def direct_reply(parsed, text=None):
     dispatcher = CollectingDispatcher()
     tracker = Tracker("direct", {"topic": None}, message, [], False, None, {}, "action_listen")
     asyncio.run(action.run(dispatcher, tracker, {}))
-    return [(m.get("text"), m.get("custom") or None) for m in dispatcher.messages if m.get("text") or m.get("custom")]
+    return over_rest(dispatcher.messages)
 
 
 def over_rest(messages):
-    return [(m.get("text"), m.get("custom") or None) for m in messages if m.get("text") or m.get("custom")]
+    """(text, status) of each message; the status without its answer id, which is new for every reply."""
+    return [(m.get("text"), {k: v for k, v in m["custom"].items() if k != "answer"} if m.get("custom") else None)
+            for m in messages if m.get("text") or m.get("custom")]
 
 
 def stored_user_texts(db: Path, sender: str) -> list[str]:

@@ -24,6 +24,8 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -166,6 +168,45 @@ def test_user_text_is_masked_in_postgresql(stack):
         cur.execute("SELECT data FROM events WHERE sender_id = %s", (sender,))
         rows = [data for (data,) in cur.fetchall()]
     assert rows and not any("5678" in data for data in rows)
+
+
+def test_insights_read_the_postgresql_store(stack, tmp_path):
+    """Ratings and unanswered questions from both servers reach bot.insights and the staff
+    page, read from PostgreSQL through endpoints.scaleout.yml (the CLI and the page agree)."""
+    from bot import insights, ratings
+    from tests.conftest import web_server
+
+    a, b = stack.rasa_ports
+    sender = f"so-ins-{uuid.uuid4().hex[:8]}"
+    first = post_message(stack.webhook(a), sender, "国民年金の手続きはどこですか")
+    answered = custom(first)
+    assert answered["status"] == "answered" and answered["facts"], first
+    unanswerable = f"区役所に宝くじ売り場はありますか（{sender}）。電話は090-1234-5678です"
+    assert custom(post_message(stack.webhook(b), sender, unanswerable))["status"] == "not_found"
+    assert custom(post_message(stack.webhook(b), sender, ratings.payload("down", answered["answer"])))["status"] \
+        == "rated"
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **stack.tracker_env}
+    out = tmp_path / "csv"
+    done = subprocess.run([sys.executable, "-m", "bot.insights", "--endpoints", "endpoints.scaleout.yml",
+                           "--kb", str(KB), "--csv", str(out)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    masked = privacy.mask(unanswerable)
+    assert masked in (out / "unanswered.csv").read_bytes().decode("utf-8-sig")
+    assert "5678" not in "".join(p.read_text(encoding="utf-8-sig") for p in out.iterdir())
+    down_rated = (out / "down_rated.csv").read_bytes().decode("utf-8-sig")
+    assert "国民年金の手続きはどこですか" in down_rated and answered["facts"][0] in down_rated
+
+    with web_server(KB, tmp_path / "web.log", env=stack.tracker_env,
+                    args=("--endpoints", "endpoints.scaleout.yml")) as base:
+        with urllib.request.urlopen(base + "/staff/api/insights", timeout=60) as resp:
+            page = json.loads(resp.read().decode("utf-8"))
+        assert page["store"] == "postgresql" and page["totals"]["ratings_down"] >= 1
+        assert any(g["example"] == masked for g in page["unanswered"])
+        for table in insights.COLUMNS:
+            with urllib.request.urlopen(f"{base}/staff/api/insights.csv?table={table}", timeout=60) as resp:
+                assert resp.read() == (out / f"{table}.csv").read_bytes(), table
 
 
 class Load:

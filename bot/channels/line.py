@@ -27,6 +27,11 @@ Request flow:
    them in ONE reply call (at most 5 message objects, quick reply buttons on
    the last); the ``custom`` status JSON is not shown to users.  When LINE
    says the reply token is invalid (expired or used), it pushes instead.
+5. When the status says the reply can be rated (``answered`` or
+   ``not_found``, with an ``answer`` id), the quick reply also offers
+   「役に立った」/「役に立たなかった」 as postback actions whose data is the
+   rating message (``bot/ratings.py``); LINE sends it back as a ``postback``
+   event, which goes to the bot like any other (step 3).
 """
 from __future__ import annotations
 
@@ -42,8 +47,10 @@ from sanic.response import HTTPResponse
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.utils.common import call_potential_coroutine
 
+from bot import ratings
 from bot.channels.line_api import (
     DEFAULT_API_BASE_URL,
+    MAX_QUICK_REPLY_ITEMS,
     LineApiClient,
     LineApiError,
     RecentIds,
@@ -86,6 +93,7 @@ class LineOutput(OutputChannel):
         self.client, self.reply_token, self.to, self.buffered = client, reply_token, to, buffered
         self.texts: List[str] = []
         self.buttons: List[Dict[Text, Any]] = []
+        self.rating_buttons: List[Dict[Text, Any]] = []
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         await super().send_response(recipient_id, message)
@@ -107,13 +115,22 @@ class LineOutput(OutputChannel):
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
-        """Custom JSON (the ``{"status", "intent", "sources"}`` turn status) is
-        for machines: it is logged at debug level, never shown to the user."""
+        """Custom JSON (the ``{"status", "intent", "sources", "facts",
+        "answer"}`` turn status) is for machines: it is logged at debug level,
+        never shown to the user.  When it offers a rating
+        (``bot.ratings.offered``), the two rating buttons are added after the
+        turn's own buttons."""
         logger.debug("line: custom json not sent to LINE: %s", json_message)
+        answer_id = ratings.offered(json_message)
+        if answer_id:
+            self.rating_buttons = [{"title": label, "payload": ratings.payload(value, answer_id)}
+                                   for value, label in ratings.LABELS.items()]
 
     def messages(self) -> List[dict]:
-        """The LINE message objects for what has been collected (see ``build_messages``)."""
-        return build_messages(self.texts, self.buttons)
+        """The LINE message objects for what has been collected (see
+        ``build_messages``); the rating buttons always fit in the quick reply."""
+        room = MAX_QUICK_REPLY_ITEMS - len(self.rating_buttons)
+        return build_messages(self.texts, self.buttons[:room] + self.rating_buttons)
 
     async def flush(self) -> Optional[str]:
         """Send what has been collected and clear it.
@@ -127,7 +144,7 @@ class LineOutput(OutputChannel):
                 user (no reply token and no ``to``: status None).
         """
         messages = self.messages()
-        self.texts, self.buttons = [], []
+        self.texts, self.buttons, self.rating_buttons = [], [], []
         if not messages:
             return None
         if self.reply_token:

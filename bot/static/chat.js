@@ -20,8 +20,12 @@
  * Bot text is always rendered as text (textContent / text nodes); http(s) URLs
  * become <a rel="noopener noreferrer" target="_blank"> built with DOM APIs.
  * Lines starting with 出典 are shown under the answer in a smaller style.  The
- * {"status","intent","sources"} message is kept as metadata, never shown.
- * The session id and the last messages are kept in localStorage.
+ * {"status","intent","sources","facts","answer"} message is kept as metadata,
+ * never shown.  Under an answered or not_found reply, 「役に立った」/
+ * 「役に立たなかった」 buttons (aria-pressed; one rating per answer, changeable)
+ * send /rate_answer{"rating":"up"|"down","answer":"<answer id>"} (bot/ratings.py),
+ * which is not shown as the citizen's message.
+ * The session id, the last messages and their ratings are kept in localStorage.
  */
 (function () {
   "use strict";
@@ -34,6 +38,9 @@
   var REPLY_TIMEOUT_MS = 30000;
   var URL_RE = /https?:\/\/[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+/g;
   var SOURCE_RE = /^\s*出典/;
+  var ANSWER_ID_RE = /^[a-p]{16}$/;
+  var RATEABLE = { answered: true, not_found: true };
+  var RATINGS = [["up", "役に立った"], ["down", "役に立たなかった"]];
 
   var script = document.currentScript;
 
@@ -183,6 +190,32 @@
       ui.log.appendChild(box);
     }
 
+    /* 「役に立った」/「役に立たなかった」 under a bot message; msg is its history entry. */
+    function renderRating(box, msg) {
+      var old = box.querySelector(".kc-rate");
+      if (old) old.remove();
+      if (!RATEABLE[msg.status] || !ANSWER_ID_RE.test(msg.answer || "")) return;
+      var group = el("div", "kc-rate");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "この回答の評価");
+      group.appendChild(el("span", "kc-rate-label", "この回答は役に立ちましたか？"));
+      var buttons = RATINGS.map(function (r) {
+        var btn = group.appendChild(el("button", "kc-rate-btn", r[1]));
+        btn.type = "button";
+        btn.setAttribute("data-rating", r[0]);
+        btn.setAttribute("aria-pressed", msg.rating === r[0] ? "true" : "false");
+        btn.addEventListener("click", function () {
+          if (msg.rating === r[0]) return;  // already given; the other button changes it
+          msg.rating = r[0];
+          save();
+          buttons.forEach(function (b) { b.setAttribute("aria-pressed", b === btn ? "true" : "false"); });
+          send("/rate_answer" + JSON.stringify({ rating: r[0], answer: msg.answer }));
+        });
+        return btn;
+      });
+      box.appendChild(group);
+    }
+
     function render(msg, isLast) {
       if (msg.role === "user") {
         ui.log.appendChild(el("div", "kc-msg kc-user", msg.text));
@@ -194,6 +227,7 @@
         } else {
           ui.log.appendChild(node);
         }
+        if (msg.answer) renderRating(ui.log.lastElementChild, msg);
         if (isLast && msg.buttons && msg.buttons.length) renderQuickReplies(msg.buttons);
       }
     }
@@ -213,21 +247,32 @@
         setStatus("応答がありません。しばらくしてからもう一度お試しください。", true);
       }, REPLY_TIMEOUT_MS);
     }
+    function send(payload) {
+      if (confirmed) emit(payload); else { pending.push(payload); setStatus("接続しています…"); }
+    }
     function ask(payload, shown) {
       add({ role: "user", text: shown });
-      if (confirmed) emit(payload); else { pending.push(payload); setStatus("接続しています…"); }
+      send(payload);
       ui.input.focus();
     }
 
     function onBotMessage(data) {
       if (!data || typeof data !== "object") return;
       var meta = data.custom || (data.status && data.sources ? data : null);
-      if (meta) {  // {"status","intent","sources"}: metadata only
+      if (meta) {  // {"status","intent","sources","facts","answer"}: metadata only
         var lastBot = ui.log.querySelectorAll(".kc-bot");
         lastBot = lastBot[lastBot.length - 1];
         if (lastBot && typeof meta.status === "string") lastBot.setAttribute("data-status", meta.status);
         for (var i = history.length - 1; i >= 0; i--) {
-          if (history[i].role === "bot") { history[i].status = meta.status; history[i].sources = meta.sources; save(); break; }
+          if (history[i].role === "bot") {
+            var entry = history[i];
+            entry.status = meta.status;
+            entry.sources = meta.sources;
+            if (typeof meta.answer === "string" && ANSWER_ID_RE.test(meta.answer)) entry.answer = meta.answer;
+            save();
+            if (lastBot && entry.answer) renderRating(lastBot, entry);
+            break;
+          }
         }
         return;
       }
