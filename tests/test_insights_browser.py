@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, ROOT, free_port, web_server
-from test_widget_browser import ANSWER_TIMEOUT, _new_page, _wait_connected
+from test_widget_browser import ANSWER_TIMEOUT, API_TOKEN, _new_page, _wait_connected
 
 from bot import ratings
-from bot.servers import running
+from bot.servers import started
 from knowledge import staff
 
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"
@@ -43,23 +43,25 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(kb_path, tmp_path_factory):
-    """(Rasa port, web base URL, tracker db) sharing one SQLite tracker store."""
+    """(servers, web base URL, tracker db) sharing one SQLite tracker store; the
+    Rasa server accepts the web page's origin for the widget and has its HTTP
+    API on with :data:`API_TOKEN`, so that the test can read the tracker."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
     logs = tmp_path_factory.mktemp("insights-logs")
     db = logs / "tracker.db"
-    env = {"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21", "TRACKER_DB": str(db)}
-    port = free_port()
-    with running(port, free_port(), log_dir=logs, env=env):
-        with web_server(kb_path, logs / "web.log", env={"TRACKER_DB": str(db)}) as base:
-            yield port, base, db
+    with web_server(kb_path, logs / "web.log", env={"TRACKER_DB": str(db)}) as base:
+        env = {"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21", "TRACKER_DB": str(db),
+               "WIDGET_ORIGINS": base}
+        with started(free_port(), free_port(), log_dir=logs, env=env, api_token=API_TOKEN) as servers:
+            yield servers, base, db
     for log in Path(logs).glob("*.log"):
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, f"exception in {log.name}:\n{text[-3000:]}"
 
 
-def _tracker(port: int, sender: str) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/conversations/{sender}/tracker", timeout=10) as resp:
+def _tracker(servers, sender: str) -> dict:
+    with urllib.request.urlopen(servers.api(f"/conversations/{sender}/tracker"), timeout=10) as resp:
         return json.loads(resp.read().decode("utf-8"))
 
 
@@ -71,7 +73,8 @@ def _statuses(tracker: dict) -> list[dict]:
 def test_ratings_and_unanswered_questions_reach_the_insights_page(stack, browser, kb):
     from playwright.sync_api import expect
 
-    port, web, db = stack
+    servers, web, db = stack
+    port = servers.rasa_port
     context, page = _new_page(browser)
     try:
         # -- the citizen -----------------------------------------------------------------
@@ -125,7 +128,7 @@ def test_ratings_and_unanswered_questions_reach_the_insights_page(stack, browser
 
         # -- what was stored: the same conversation, the ratings tied to the answer ---------
         sender = page.evaluate("window.KuyakushoChat.sessionId()")
-        tracker = _tracker(port, sender)
+        tracker = _tracker(servers, sender)
         statuses = _statuses(tracker)
         first = next(s for s in statuses if s["status"] == "answered")
         user = [e for e in tracker["events"] if e.get("event") == "user"]
