@@ -18,7 +18,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # rasa_sdk's interface (it has no option for it; its own default is 0.0.0.0)
 ACTIONS_INTERFACE ?= 127.0.0.1
 
-.PHONY: help setup browser proxy-deps redis kb train run actions staff insights shell test unit nlu-test core-test eval bench-venv bench-staff clean audit
+.PHONY: help setup browser proxy-deps redis kb train run actions staff insights shell lint test unit nlu-test core-test eval bench-venv bench-staff clean audit
 
 help:
 	@echo "make run    build the knowledge base, train if the data changed, start the servers"
@@ -76,7 +76,11 @@ nlu-test: train
 core-test: train
 	$(RASA) test core --stories tests/stories --model models/kuyakusho.tar.gz --out results/core --fail-on-prediction-errors
 
-test: train browser proxy-deps redis
+# static checks (pyproject.toml: pycodestyle, pyflakes, bugbear, pyupgrade, imports, security rules)
+lint: setup
+	.venv/bin/ruff check .
+
+test: lint train browser proxy-deps redis
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory nlu-test core-test
 

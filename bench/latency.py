@@ -22,7 +22,7 @@ def round_trips(url: str, questions: list[str], count: int, warmup: int = 5) -> 
     ``seconds`` (wall time of the timed part).
     """
     cycle = itertools.cycle(questions)
-    for i in range(warmup):
+    for _ in range(warmup):
         post_message(url, f"warm-{uuid.uuid4().hex[:8]}", next(cycle))
     timings, errors = [], 0
     sender = ""

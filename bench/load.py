@@ -57,7 +57,8 @@ def parse_stats(stats_csv: Path, failures_csv: Path | None = None) -> dict:
     if failures_csv and failures_csv.exists():
         with failures_csv.open(encoding="utf-8") as handle:
             for r in csv.DictReader(handle):
-                kinds[r.get("Error", "?")[:200]] = kinds.get(r.get("Error", "?")[:200], 0) + int(r.get("Occurrences") or 0)
+                kind = r.get("Error", "?")[:200]
+                kinds[kind] = kinds.get(kind, 0) + int(r.get("Occurrences") or 0)
     out["failure_kinds"] = kinds
     return out
 
@@ -82,5 +83,6 @@ def run(host: str, questions: str, users: int, seconds: int, out_prefix: Path) -
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     stats = parse_stats(Path(f"{out_prefix}_stats.csv"), Path(f"{out_prefix}_failures.csv"))
     shown = [".venv-bench/bin/locust", *cmd[1:]]
-    shown[shown.index("--csv") + 1] = str(out_prefix.relative_to(ROOT)) if out_prefix.is_relative_to(ROOT) else str(out_prefix)
+    shown_prefix = out_prefix.relative_to(ROOT) if out_prefix.is_relative_to(ROOT) else out_prefix
+    shown[shown.index("--csv") + 1] = str(shown_prefix)
     return {**stats, "users": users, "seconds": seconds, "command": " ".join(shown)}

@@ -75,4 +75,5 @@ def measure(model: str, out: Path) -> dict:
     """Run ``rasa test nlu`` for ``model`` and summarise it (see :func:`summarize`),
     plus ``seconds`` (wall time of the command) and ``out``."""
     seconds = run_rasa_test(model, out)
-    return {**summarize(out), "seconds": round(seconds, 1), "out": str(out.relative_to(ROOT) if out.is_relative_to(ROOT) else out)}
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    return {**summarize(out), "seconds": round(seconds, 1), "out": str(shown)}

@@ -21,6 +21,8 @@ SYSTEMS = [
 FINDINGS = Path(__file__).with_name("findings.md")
 
 
+CONTENDED = " (other work was running: absolute times are contended)"
+
 def pct(value: float | None) -> str:
     """``0.934`` -> ``"93.4%"``; None -> ``"–"``."""
     return "–" if value is None else f"{100 * value:.1f}%"
@@ -60,9 +62,9 @@ def accuracy_section(acc: dict, files: list[str]) -> list[str]:
 
     def row(name: str, get, fmt, higher_is_better: bool = True) -> list[str]:
         values = [get(everything[key]) for key, _ in present]
-        cells = [name, *[fmt(v, everything[key]) for v, (key, _) in zip(values, present)]]
+        cells = [name, *[fmt(v, everything[key]) for v, (key, _) in zip(values, present, strict=False)]]
         base = values[0]
-        for v, (key, _) in zip(values, present):
+        for v, (key, _) in zip(values, present, strict=False):
             if key != "project":
                 cells.append(times(base, v))
         return cells
@@ -277,7 +279,7 @@ def render(res: dict) -> str:
              f"**Machine:** {m['cpu_count']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB memory, "
              f"Linux {m['kernel']}, Python {m['python']}, Rasa {res.get('rasa_version', '?')}. Load average "
              f"when the run started: {' / '.join(str(x) for x in m['load_avg'])}"
-             f"{' (other work was running: absolute times are contended)' if m['load_avg'][0] > 0.5 * m['cpu_count'] else ''}.",
+             f"{CONTENDED if m['load_avg'][0] > 0.5 * m['cpu_count'] else ''}.",
              "", "Systems compared, on the same questions and the same knowledge base (`knowledge/kb.sqlite`):", ""]
     lines += [
         "1. **this project**, as `make run` starts it: `config.yml` (SudachiTokenizer, regex/lookup, lexical and "

@@ -124,7 +124,7 @@ def training(commands: list[str]) -> dict:
         return result
     previous = load_saved("training") or {}
     result = {key: {**value, "this_run": False} for key, value in previous.items()}
-    for key, config, name, model in kept:
+    for key, config, name, _model in kept:
         log(f"rasa train {config} (Rasa's cache makes it quick when nothing changed) ...")
         done = train.train(config, "models", name, OUT / "logs" / f"train-{key}.log")
         commands.append(done["command"])
@@ -292,7 +292,8 @@ def project_environment(workers: int, res: dict):
     (its pid in ``extra_pids``); one worker when ``redis-server`` is missing
     (noted in ``res["notes"]``)."""
     if workers > 1 and not shutil.which("redis-server"):
-        note = f"redis-server not installed (scripts/install_redis.sh): this project's server ran 1 worker, not {workers}"
+        note = (f"redis-server not installed (scripts/install_redis.sh): this project's server ran 1 worker, "
+                f"not {workers}")
         res.setdefault("notes", []).append(note)
         log(f"  {note}")
         workers = 1

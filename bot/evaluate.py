@@ -10,9 +10,7 @@ eval README: NFKC, all whitespace removed, plain substrings
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-import unicodedata
 import uuid
 from collections import defaultdict
 

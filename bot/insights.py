@@ -51,9 +51,10 @@ import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -116,13 +117,13 @@ class Turn:
     conversation: tuple[str, int]
     at: float
     text: str
-    intent: Optional[str]
-    status: Optional[str] = None
-    answer_id: Optional[str] = None
+    intent: str | None
+    status: str | None = None
+    answer_id: str | None = None
     facts: list[str] = field(default_factory=list)
     sources: list[dict] = field(default_factory=list)
     reply: str = ""
-    rating: Optional[tuple[str, str]] = None
+    rating: tuple[str, str] | None = None
 
     @property
     def is_question(self) -> bool:
@@ -163,8 +164,8 @@ def _epoch(day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(), TIMEZONE).timestamp()
 
 
-def read_turns(engine: sa.engine.Engine, since: Optional[dt.date] = None, until: Optional[dt.date] = None,
-               retention_days: float = 0.0, now: Optional[float] = None) -> list[Turn]:
+def read_turns(engine: sa.engine.Engine, since: dt.date | None = None, until: dt.date | None = None,
+               retention_days: float = 0.0, now: float | None = None) -> list[Turn]:
     """Every turn of the conversations that have an event between ``since``
     and ``until`` (inclusive Japan-time dates, None: no bound) and are within
     the retention period (``retention_days`` before ``now``, Unix seconds;
@@ -274,7 +275,7 @@ def _time_label(at: float) -> str:
     return local(at).strftime("%Y-%m-%d %H:%M")
 
 
-def check_range(since: Optional[dt.date], until: Optional[dt.date], period: str = "day") -> None:
+def check_range(since: dt.date | None, until: dt.date | None, period: str = "day") -> None:
     """Raises ValueError for an unknown ``period``, ``since`` after ``until``,
     or more than :data:`MAX_DAYS` days between them."""
     if period not in PERIODS:
@@ -285,8 +286,8 @@ def check_range(since: Optional[dt.date], until: Optional[dt.date], period: str 
         raise ValueError(f"choose at most {MAX_DAYS} days")
 
 
-def compute(turns: Iterable[Turn], since: Optional[dt.date] = None, until: Optional[dt.date] = None,
-            period: str = "day", facts: Optional[Any] = None) -> dict:
+def compute(turns: Iterable[Turn], since: dt.date | None = None, until: dt.date | None = None,
+            period: str = "day", facts: Any | None = None) -> dict:
     """The insights over ``turns`` (from :func:`read_turns`) between ``since``
     and ``until`` (inclusive Japan-time dates; None: from the first / to the
     last turn).
@@ -362,7 +363,7 @@ def compute(turns: Iterable[Turn], since: Optional[dt.date] = None, until: Optio
     }
 
 
-def _empty_row(day: Optional[dt.date]) -> dict:
+def _empty_row(day: dt.date | None) -> dict:
     return {"period": day.isoformat() if day else None, "conversations": 0, "questions": 0,
             **{k: 0 for k in OUTCOMES}, "ratings_up": 0, "ratings_down": 0}
 
@@ -425,7 +426,7 @@ def unanswered_groups(turns: Iterable[Turn]) -> list[dict]:
     return [row for *_, row in sorted(groups, key=lambda g: g[:2])]
 
 
-def down_rated_answers(rated: Iterable[tuple[Turn, str, Turn]], facts: Optional[Any] = None) -> list[dict]:
+def down_rated_answers(rated: Iterable[tuple[Turn, str, Turn]], facts: Any | None = None) -> list[dict]:
     """Answers rated down at least once, most down-ratings first.
 
     ``rated`` holds (rating turn, "up" | "down", rated question turn), one per
@@ -460,7 +461,7 @@ def down_rated_answers(rated: Iterable[tuple[Turn, str, Turn]], facts: Optional[
     return [row for *_, row in sorted(rows, key=lambda r: r[:3])]
 
 
-def _fact(fact_id: str, facts: Optional[Any]) -> dict:
+def _fact(fact_id: str, facts: Any | None) -> dict:
     found = None
     if facts is not None:
         try:
@@ -482,16 +483,16 @@ def kb_facts(kb: Any):
     not have (it may have been rebuilt since)."""
     from knowledge import staff
 
-    def lookup(fact_id: str) -> Optional[dict]:
+    def lookup(fact_id: str) -> dict | None:
         fact = kb.facts.get(fact_id)
         return staff.fact_dict(kb, fact) if fact is not None else None
 
     return lookup
 
 
-def insights(settings: tracker_db.TrackerDB, since: Optional[dt.date] = None, until: Optional[dt.date] = None,
-             period: str = "day", facts: Optional[Any] = None, now: Optional[float] = None,
-             engine: Optional[sa.engine.Engine] = None) -> dict:
+def insights(settings: tracker_db.TrackerDB, since: dt.date | None = None, until: dt.date | None = None,
+             period: str = "day", facts: Any | None = None, now: float | None = None,
+             engine: sa.engine.Engine | None = None) -> dict:
     """Read the store named by ``settings`` and :func:`compute` the insights
     (the one function behind the page and the command).  ``engine`` reuses
     an engine from :func:`open_store`.  The result also has ``"store"`` (the
@@ -585,7 +586,7 @@ def write_csv(result: dict, directory: Path | str) -> list[Path]:
     return written
 
 
-def parse_date(value: Optional[str]) -> Optional[dt.date]:
+def parse_date(value: str | None) -> dt.date | None:
     """An ISO date (``2026-11-21``) or None for an empty value.
 
     Raises:
@@ -600,7 +601,7 @@ def parse_date(value: Optional[str]) -> Optional[dt.date]:
         raise ValueError(f"not a date (YYYY-MM-DD): {value[:20]!r}") from None
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """The command line (see the module docstring); exit status 0, or 2 on bad input or an unreadable store."""
     parser = argparse.ArgumentParser(prog="python -m bot.insights",
                                      description="staff insights from the stored conversations")
@@ -627,7 +628,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-def _facts_from(kb_path: Optional[str]):
+def _facts_from(kb_path: str | None):
     from knowledge.build import DEFAULT_DB
     from knowledge.kb import KnowledgeBase, KnowledgeBaseError
 

@@ -43,13 +43,18 @@ import asyncio
 import json
 import logging
 import os
-from contextlib import asynccontextmanager
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import (DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, InMemoryLockStore, LockError,
-                                  RedisLockStore)
+from rasa.core.lock_store import (
+    DEFAULT_SOCKET_TIMEOUT_IN_SECONDS,
+    LOCK_LIFETIME,
+    InMemoryLockStore,
+    LockError,
+    RedisLockStore,
+)
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.channels.line_api import resolve_setting

@@ -37,9 +37,10 @@ import logging
 import re
 import unicodedata
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from knowledge.normalize import normalize_chars
 
@@ -78,7 +79,8 @@ _HEAD = (rf"(?:{_PLACE}{{1,5}}?[都道府県](?:{_PLACE}{{1,6}}?[市郡])?(?:{_P
          rf"|{_PLACE}{{1,5}}?区)")
 _S = r"[ \t\u3000]*"
 _UNIT = r"(?:丁目|番地|番|号)"
-_NUMBERS = (rf"(?:(?:{_N}|[一二三四五六七八九十]+){_S}丁目|{_N}{_S}番地|{_N}{_S}番(?={_S}[0-9])|{_N}(?={_S}{_DASH}{_S}[0-9]))"
+_NUMBERS = (rf"(?:(?:{_N}|[一二三四五六七八九十]+){_S}丁目|{_N}{_S}番地|{_N}{_S}番(?={_S}[0-9])"
+            rf"|{_N}(?={_S}{_DASH}{_S}[0-9]))"
             rf"(?:{_S}(?:{_DASH}|の)?{_S}{_N}(?:{_S}{_UNIT})?){{0,3}}(?![0-9])")
 _STREET = re.compile(rf"(?P<head>{_HEAD})(?P<part>{_PLACE}{{0,12}}?{_NUMBERS})")
 
@@ -243,7 +245,7 @@ class MaskingFilter(logging.Filter):
                 record.exc_text = mask_log_text(record.exc_text)
             if record.stack_info:
                 record.stack_info = mask_log_text(record.stack_info)
-        except Exception:  # a log record must never be lost to the filter
+        except Exception:  # noqa: S110 -- a log record must never be lost to the filter (logging here could recurse)
             pass
         return True
 
@@ -255,7 +257,7 @@ def _masking_showwarning(show):
     def showwarning(message, category, filename, lineno, file=None, line=None):
         try:
             message = mask_log_text(str(message))
-        except Exception:  # a warning must never be lost to the masking
+        except Exception:  # noqa: S110 -- a warning must never be lost to the masking
             pass
         return show(message, category, filename, lineno, file, line)
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 RATE_INTENT = "rate_answer"
 RATING_ENTITY = "rating"
@@ -50,7 +51,7 @@ def payload(rating: str, answer_id: str) -> str:
     return "/" + RATE_INTENT + json.dumps({RATING_ENTITY: rating, ANSWER_ENTITY: answer_id}, separators=(",", ":"))
 
 
-def from_entities(entities: Optional[Iterable[Mapping[str, Any]]]) -> Optional[tuple[str, str]]:
+def from_entities(entities: Iterable[Mapping[str, Any]] | None) -> tuple[str, str] | None:
     """``(rating, answer_id)`` from the entities of a ``rate_answer`` message
     (Rasa's ``[{"entity", "value", ...}]``); None when either is missing or malformed."""
     found: dict[str, Any] = {}
@@ -63,7 +64,7 @@ def from_entities(entities: Optional[Iterable[Mapping[str, Any]]]) -> Optional[t
     return None
 
 
-def offered(status: Optional[Mapping[str, Any]]) -> Optional[str]:
+def offered(status: Mapping[str, Any] | None) -> str | None:
     """The answer id to offer rating buttons for, from a turn's status message
     ``{"status", "answer", ...}``; None when that reply cannot be rated."""
     if not isinstance(status, Mapping) or status.get("status") not in RATEABLE_STATUSES:

@@ -8,8 +8,9 @@ What runs (``endpoints.scaleout.yml``, docs/deployment.md):
   matter while the servers run.
 * **PostgreSQL** on ``127.0.0.1:pg_port`` (no Unix socket), a cluster of its
   own in ``base/pg`` made with ``initdb`` on first start and kept across
-  starts (under the temp dir instead when ``postgres`` cannot enter ``base``).  It runs as the ``postgres`` user when started by root (PostgreSQL
-  refuses to run as root).  The database ``rasa`` (user ``rasa``, a random
+  starts (under the temp dir instead when ``postgres`` cannot enter ``base``).
+  It runs as the ``postgres`` user when started by root (PostgreSQL refuses
+  to run as root).  The database ``rasa`` (user ``rasa``, a random
   password kept in ``base/tracker-db.password``, mode 0600) holds the
   conversations through ``bot.tracker_store.MaskingSQLTrackerStore``.
 * **Action servers**, one per port in ``actions_ports``, each with its own
@@ -43,8 +44,8 @@ import tempfile
 import time
 import urllib.parse
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 from bot.servers import ROOT, _get, actions_command, answers, rasa_command, start
 
@@ -86,7 +87,8 @@ def redis_server() -> str:
         FileNotFoundError: not installed (``apt-get install redis-server``;
             ``scripts/scaleout.sh --install-only`` does it).
     """
-    path = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").is_file() else None)
+    debian = Path("/usr/bin/redis-server")
+    path = shutil.which("redis-server") or (str(debian) if debian.is_file() else None)
     if not path:
         raise FileNotFoundError("redis-server not found: run scripts/scaleout.sh --install-only "
                                 "(apt-get install redis-server)")
@@ -122,8 +124,8 @@ class Stack:
     def __init__(self, base: Path = DEFAULT_BASE, rasa_ports: Sequence[int] = DEFAULT_RASA_PORTS,
                  actions_ports: Sequence[int] = DEFAULT_ACTIONS_PORTS, redis_port: int = DEFAULT_REDIS_PORT,
                  pg_port: int = DEFAULT_PG_PORT, model: Path = ROOT / "models" / "kuyakusho.tar.gz",
-                 kb: Optional[Path] = None, env: Optional[Dict[str, str]] = None, timeout: float = 300.0,
-                 api_token: Optional[str] = None) -> None:
+                 kb: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300.0,
+                 api_token: str | None = None) -> None:
         if not rasa_ports or not actions_ports:
             raise ValueError("need at least one Rasa port and one action-server port")
         self.base = Path(base).resolve()
@@ -138,7 +140,7 @@ class Stack:
         self.timeout = timeout
         self.logs = self.base / "logs"
         self.pg_data = self.base / "pg"
-        self.procs: Dict[str, subprocess.Popen] = {}
+        self.procs: dict[str, subprocess.Popen] = {}
         self.password = ""
 
     # ------------------------------------------------------------ addresses
@@ -175,7 +177,7 @@ class Stack:
         return f"host={HOST} port={self.pg_port} dbname={DB_NAME} user={DB_USER} password={self.password}"
 
     @property
-    def tracker_env(self) -> Dict[str, str]:
+    def tracker_env(self) -> dict[str, str]:
         """The variables ``endpoints.scaleout.yml`` reads for the tracker store (PostgreSQL);
         also what ``python -m bot.insights --endpoints endpoints.scaleout.yml`` needs."""
         return {"TRACKER_DB_HOST": HOST, "TRACKER_DB_PORT": str(self.pg_port), "TRACKER_DB": DB_NAME,
@@ -185,7 +187,7 @@ class Stack:
         """Log file of the process ``name`` (``redis``, ``postgres``, ``actions-PORT``, ``rasa-PORT``)."""
         return self.logs / f"{name}.log"
 
-    def pids(self) -> Dict[str, int]:
+    def pids(self) -> dict[str, int]:
         """PID of every process of the stack that is still running, by name."""
         return {name: proc.pid for name, proc in self.procs.items() if proc.poll() is None}
 
@@ -193,7 +195,7 @@ class Stack:
         return "\n".join(f"--- {name}.log\n" + self.log(name).read_text(errors="replace")[-2500:]
                          for name in names if self.log(name).exists())
 
-    def _server_env(self) -> Dict[str, str]:
+    def _server_env(self) -> dict[str, str]:
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(ROOT),
                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **self.extra_env}
         # see bot/servers.py: the action server must not drop Rasa's idle keep-alive connections
@@ -202,7 +204,7 @@ class Stack:
 
     # ------------------------------------------------------------ start
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         """Start Redis and PostgreSQL, create the database, then the action
         servers and the Rasa servers; return when every one answers.
 
@@ -250,7 +252,7 @@ class Stack:
                                     self.log("redis"), dict(os.environ))
         self._wait(["redis"], lambda: _port_open(self.redis_port), "Redis")
 
-    def _as_postgres(self) -> Dict[str, object]:
+    def _as_postgres(self) -> dict[str, object]:
         """Popen arguments that run a PostgreSQL program as ``postgres`` when we are root."""
         if os.geteuid() != 0:
             return {}
@@ -264,7 +266,8 @@ class Stack:
         self.base.mkdir(parents=True, exist_ok=True)
         if not as_pg or subprocess.run(["test", "-x", str(self.base)], **as_pg).returncode == 0:
             return self.base
-        root = Path(tempfile.gettempdir()) / f"kuyakusho-pg-{hashlib.sha1(str(self.base).encode()).hexdigest()[:10]}"
+        digest = hashlib.sha1(str(self.base).encode(), usedforsecurity=False).hexdigest()[:10]  # a directory name
+        root = Path(tempfile.gettempdir()) / f"kuyakusho-pg-{digest}"
         root.mkdir(mode=0o755, exist_ok=True)
         return root
 
@@ -385,18 +388,18 @@ class Stack:
                     proc.kill()
                     proc.wait(timeout=timeout)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def _ports(text: str) -> List[int]:
+def _ports(text: str) -> list[int]:
     return [int(p) for p in text.split(",") if p.strip()]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m bot.scaleout``: run the stack in the foreground until Ctrl-C / SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m bot.scaleout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help="working directory (default: %(default)s)")
@@ -419,7 +422,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"""
 kuyakusho-bot scale-out stack (loopback only; logs in {stack.logs}):
   Redis lock store:          {HOST}:{stack.redis_port}
-  PostgreSQL tracker store:  {HOST}:{stack.pg_port}  database {DB_NAME}, user {DB_USER}, password in {stack.base}/tracker-db.password
+  PostgreSQL tracker store:  {HOST}:{stack.pg_port}  database {DB_NAME}, user {DB_USER},
+                             password in {stack.base}/tracker-db.password
   action server(s):          {', '.join(f'http://{HOST}:{p}' for p in stack.actions_ports)}
   Rasa server(s):            {', '.join(stack.url(p) for p in stack.rasa_ports)}
 Put any load balancer in front of the Rasa servers; any server can take any turn.

@@ -135,7 +135,7 @@ class Servers:
         return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:]
                          for p in (self.actions_log, self.rasa_log) if p.exists())
 
-    def start(self) -> "Servers":
+    def start(self) -> Servers:
         """Start both and wait until the model is loaded and the action server is healthy.
 
         Raises:

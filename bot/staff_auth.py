@@ -30,13 +30,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 from aiohttp import BasicAuth, hdrs, web
 
 USER_ENV = "STAFF_USER"
-PASSWORD_ENV = "STAFF_PASSWORD"
+PASSWORD_ENV = "STAFF_PASSWORD"  # noqa: S105 -- the name of the variable, not a password
 DEFAULT_USER = "staff"
 MIN_PASSWORD_CHARS = 12
 REALM = "kuyakusho staff"
@@ -71,11 +71,11 @@ class StaffAuth:
     """
 
     user: str
-    password: Optional[str]
+    password: str | None
     loopback: bool
 
     @classmethod
-    def from_environment(cls, host: str, environ: Optional[Mapping[str, str]] = None) -> "StaffAuth":
+    def from_environment(cls, host: str, environ: Mapping[str, str] | None = None) -> StaffAuth:
         """The rule for a server bound to ``host``, with the credentials in
         ``environ`` (default ``os.environ``).
 

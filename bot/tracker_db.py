@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
@@ -47,10 +48,10 @@ class TrackerDB:
     dialect: str
     db: str
     retention_days: float
-    host: Optional[str] = None
-    port: Optional[int] = None
-    username: Optional[str] = None
-    password: Optional[str] = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -96,7 +97,7 @@ def resolve(dialect: Any = "sqlite", db: Any = None, retention_days: Any = DEFAU
                      password=resolve_setting(password) or None)
 
 
-def from_endpoints(path: Path | str = DEFAULT_ENDPOINTS, environ: Optional[Mapping[str, str]] = None) -> TrackerDB:
+def from_endpoints(path: Path | str = DEFAULT_ENDPOINTS, environ: Mapping[str, str] | None = None) -> TrackerDB:
     """The ``tracker_store`` section of an endpoints file (``endpoints.yml``,
     ``endpoints.scaleout.yml``), resolved as the store resolves it.
 

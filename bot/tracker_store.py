@@ -49,9 +49,10 @@ import fcntl
 import json
 import logging
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Text
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -72,7 +73,7 @@ privacy.install_log_filter()
 rasa_patches.apply()
 
 
-def mask_event(data: Dict[Text, Any]) -> Dict[Text, Any]:
+def mask_event(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of the serialised event ``data`` with the user's personal data
     masked (only ``user`` and ``entities`` events change)."""
     kind = data.get("event")
@@ -109,7 +110,7 @@ def _remap_pair(pair: Any, mapper) -> Any:
         return pair
 
 
-def _mask_entity(entity: Any, spans: Optional[List[privacy.Span]], mapper) -> Any:
+def _mask_entity(entity: Any, spans: list[privacy.Span] | None, mapper) -> Any:
     """The entity with its value masked: the tag of the masked span it was
     taken from, else ``mask(value)``; offsets moved to the masked text."""
     if not isinstance(entity, dict):
@@ -132,10 +133,10 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` that masks personal data and prunes old conversations
     (see the module docstring)."""
 
-    def __init__(self, domain: Optional[Domain] = None, dialect: Text = "sqlite", host: Optional[Text] = None,
-                 port: Optional[int] = None, db: Optional[Text] = None, username: Text = None,
-                 password: Text = None, event_broker: Optional[EventBroker] = None,
-                 login_db: Optional[Text] = None, query: Optional[Dict] = None,
+    def __init__(self, domain: Domain | None = None, dialect: str = "sqlite", host: str | None = None,
+                 port: int | None = None, db: str | None = None, username: str = None,
+                 password: str = None, event_broker: EventBroker | None = None,
+                 login_db: str | None = None, query: dict | None = None,
                  retention_days: Any = DEFAULT_RETENTION_DAYS, sqlite_wal: Any = True, **kwargs: Any) -> None:
         settings = tracker_db.resolve(dialect, db, retention_days)  # the same reading as bot.insights
         dialect, db, days = settings.dialect, settings.db, settings.retention_days
@@ -174,7 +175,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
     # ------------------------------------------------------------ retention
 
-    def prune(self, now: Optional[float] = None) -> int:
+    def prune(self, now: float | None = None) -> int:
         """Delete every conversation whose last event is older than
         ``retention_days``; the number of conversations deleted."""
         now = time.time() if now is None else now
@@ -222,7 +223,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
         logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
         self._maybe_prune()
 
-    async def _stream_new_events(self, event_broker: EventBroker, new_events: List[Event], sender_id: Text) -> None:
+    async def _stream_new_events(self, event_broker: EventBroker, new_events: list[Event], sender_id: str) -> None:
         """Publish the new events to the event broker, masked."""
         for event in new_events:
             body = {"sender_id": sender_id}
@@ -231,7 +232,7 @@ class MaskingSQLTrackerStore(SQLTrackerStore):
 
 
 @contextmanager
-def _one_at_a_time(db_path: Optional[str]) -> Iterator[None]:
+def _one_at_a_time(db_path: str | None) -> Iterator[None]:
     """Hold an exclusive lock on ``DB_PATH.init-lock`` (nothing when None), so
     that processes starting together (Sanic workers) do not race to create
     the tables (SQLite: "table events already exists")."""

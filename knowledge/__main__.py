@@ -41,9 +41,7 @@ def _check(args) -> int:
 
 
 def _build(args) -> int:
-    from .build import build
-
-    from .build import DEFAULT_DB
+    from .build import DEFAULT_DB, build
 
     build(args.db or DEFAULT_DB)
     return 0
@@ -95,13 +93,13 @@ def _search(args) -> int:
     kb = KnowledgeBase(args.db or DEFAULT_DB)
     query = " ".join(args.query)
     print(f"facts for {query!r}:")
-    for fact, score in kb.search_facts(query, limit=args.limit):
+    for fact, _score in kb.search_facts(query, limit=args.limit):
         title = kb.documents[fact.doc]["title"]
         as_of = fact.as_of or "-"
         print(f"  [{fact.status:8s}] {fact.text}")
         print(f"             {fact.doc} L{fact.line_start}-{fact.line_end}  as of {as_of}  『{title}』  ({fact.id})")
     print(f"passages for {query!r}:")
-    for row, score in kb.search_passages(query, limit=args.limit):
+    for row, _score in kb.search_passages(query, limit=args.limit):
         print(f"  {row['doc']} L{row['line_start']}-{row['line_end']}  {row['path'] or '-'}")
         print(f"             {row['normalized'][:160]}")
     return 0

@@ -19,7 +19,7 @@ import datetime as dt
 
 from .decide import Decider, Decision, Model
 from .entities import EntityMatch, fold
-from .kb import KnowledgeBase, KnowledgeBaseError, REBUILD
+from .kb import REBUILD, KnowledgeBase, KnowledgeBaseError
 from .render import Answer, Renderer
 from .retrieve import Retriever
 from .understand import Understander

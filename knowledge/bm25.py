@@ -39,7 +39,8 @@ class BM25Index:
         n = max(len(self.length), 1)
         self.average = (sum(self.length.values()) / n) or 1.0
         # BM25's term-frequency part for a term present once, per document (it depends on the length only)
-        self.weight = {d: (K1 + 1) / (1 + K1 * (1 - B + B * length / self.average)) for d, length in self.length.items()}
+        self.weight = {d: (K1 + 1) / (1 + K1 * (1 - B + B * length / self.average))
+                       for d, length in self.length.items()}
         self.idf = {t: max(math.log((n - len(ids) + 0.5) / (len(ids) + 0.5)), MIN_IDF)
                     for t, ids in self.postings.items()}
 

@@ -166,7 +166,8 @@ def _train_answer_model(path: Path, entities):
     knowledge base being built at ``path``.  Raises ``VocabularyError``."""
     from .kb import KnowledgeBase
     from .train import load_cases, train
-    from .vocabulary import PATH as VOCABULARY, Vocabulary
+    from .vocabulary import PATH as VOCABULARY
+    from .vocabulary import Vocabulary
 
     if VOCABULARY.is_file():
         Vocabulary.load(VOCABULARY, {e.name for e in entities})

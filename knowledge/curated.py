@@ -104,7 +104,8 @@ def _fact(raw: dict, doc: str, where: str) -> Fact:
     if raw["status"] not in STATUSES:
         raise CurationError(f"{where} fact {fid}: status must be one of {sorted(STATUSES)}")
     lines = raw["lines"]
-    if not (isinstance(lines, list) and len(lines) == 2 and all(isinstance(n, int) for n in lines) and 0 < lines[0] <= lines[1]):
+    if not (isinstance(lines, list) and len(lines) == 2 and all(isinstance(n, int) for n in lines)
+            and 0 < lines[0] <= lines[1]):
         raise CurationError(f"{where} fact {fid}: lines must be [first, last]")
     return Fact(
         id=fid, doc=doc, subject=str(raw["subject"]), attribute=raw["attribute"],
@@ -135,7 +136,8 @@ def verify_quote(fact: Fact, source_lines: list[str]) -> None:
     """
     first, last = fact.lines
     if last > len(source_lines):
-        raise CurationError(f"fact {fact.id}: lines {first}-{last} beyond the end of document {fact.doc} ({len(source_lines)} lines)")
+        raise CurationError(f"fact {fact.id}: lines {first}-{last} beyond the end of document {fact.doc} "
+                            f"({len(source_lines)} lines)")
     haystack = compact("".join(source_lines[first - 1:last]))
     needle = compact(fact.quote)
     if not needle or needle not in haystack:

@@ -43,7 +43,8 @@ DECISION_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
     # mismatches that make a close fact a wrong answer
-    "top", "second", "agree", "direct", "direct_hinted", "direct_focus", "focus_coverage", "unnamed_coverage", "char_overlap",
+    "top", "second", "agree", "direct", "direct_hinted", "direct_focus", "focus_coverage", "unnamed_coverage",
+    "char_overlap",
     "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
     "plan_future",
@@ -62,7 +63,7 @@ class LinearModel:
 
     def logit(self, values: dict[str, float]) -> float:
         """``w · x + b`` for feature dict ``values`` (missing features are 0)."""
-        return self.bias + sum(w * values.get(name, 0.0) for name, w in zip(self.features, self.weights))
+        return self.bias + sum(w * values.get(name, 0.0) for name, w in zip(self.features, self.weights, strict=True))
 
     def probability(self, values: dict[str, float]) -> float:
         """The model's probability (0..1) for feature dict ``values``."""
@@ -74,7 +75,7 @@ class LinearModel:
         return {"features": list(self.features), "weights": list(self.weights), "bias": self.bias}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LinearModel":
+    def from_dict(cls, data: dict) -> LinearModel:
         """The model written by ``to_dict``."""
         return cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]))
 
@@ -96,7 +97,7 @@ class Model:
                 "report": self.report}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Model":
+    def from_dict(cls, data: dict) -> Model:
         """The model written by ``to_dict``."""
         return cls(LinearModel.from_dict(data["ranker"]), LinearModel.from_dict(data["decider"]),
                    float(data["threshold"]), data.get("report") or {})

@@ -69,5 +69,6 @@ def check_contacts(facts, found: list[Found]) -> None:
         if not wanted or not wanted <= values:
             raise ExtractionMismatch(
                 f"fact {fact.id}: {fact.attribute} {fact.value!r} is not what the source says on "
-                f"document {fact.doc} lines {fact.lines[0]}-{fact.lines[1]} (found there: {sorted(values) or 'nothing'})"
+                f"document {fact.doc} lines {fact.lines[0]}-{fact.lines[1]} "
+                f"(found there: {sorted(values) or 'nothing'})"
             )

@@ -140,18 +140,6 @@ class KnowledgeBase:
             "where facts_fts match ? order by rank limit ?", (query, limit)).fetchall()
         return [(self.facts[r["id"]], -r["rank"]) for r in rows]
 
-    def bm25_of(self, terms: list[str], fact_ids: list[str]) -> dict[str, float]:
-        """BM25 relevance (as ``search_fact_terms``) of each of ``fact_ids``
-        that matches any of ``terms``; facts that match none are absent."""
-        query = analyzer.fts_terms_query(terms)
-        if not query or not fact_ids:
-            return {}
-        marks = ",".join("?" * len(fact_ids))
-        rows = self._conn().execute(
-            "select facts.id, bm25(facts_fts) as rank from facts_fts join facts on facts.rowid = facts_fts.rowid "
-            f"where facts_fts match ? and facts.id in ({marks})", (query, *fact_ids)).fetchall()  # noqa: S608
-        return {r["id"]: -r["rank"] for r in rows}
-
     def search_passages(self, text: str, limit: int = 5) -> list[tuple[dict, float]]:
         """Passages matching ``text``: ``(row, score)`` with row keys id, doc,
         heading, path, text, normalized, line_start, line_end, terms."""

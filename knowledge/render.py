@@ -35,7 +35,8 @@ EVENT_OVERVIEW = ("overview", "purpose", "date", "time", "venue", "eligibility",
 DEFAULT_SUGGESTIONS = ("住民票はどこで取れますか", "区役所は土曜日も開いていますか", "ワークショップについて教えて")
 FOLLOW_UPS = (("venue", "場所は？", "{}の場所は？"), ("date", "日時は？", "{}の日時は？"),
               ("deadline", "締め切りは？", "{}の締め切りは？"), ("how_to_apply", "申込方法は？", "{}の申込方法は？"),
-              ("duties", "担当業務は？", "{}の担当業務は？"), ("handled_by", "どこの課の担当？", "{}はどこの課の担当？"),
+              ("duties", "担当業務は？", "{}の担当業務は？"),
+              ("handled_by", "どこの課の担当？", "{}はどこの課の担当？"),
               ("phone", "問い合わせ先は？", "{}の問い合わせ先は？"), ("definition", "どういうもの？", "{}とは何ですか"),
               ("history", "これまでの経緯は？", "{}の経緯は？"))
 
@@ -137,7 +138,10 @@ class Renderer:
         if not events:
             return []
         own = [f for f in self.by_entity.get(events[0], []) if f.subject == events[0]]
-        chosen = [next(f for f in own if f.attribute == a) for a in EVENT_OVERVIEW if any(f.attribute == a for f in own)]
+        first = {}
+        for fact in own:
+            first.setdefault(fact.attribute, fact)
+        chosen = [first[a] for a in EVENT_OVERVIEW if a in first]
         return chosen[:7]
 
     def definition_first(self, facts: list[FactRow], query) -> list[FactRow]:
@@ -206,7 +210,8 @@ class Renderer:
             if section:
                 phone = [f for f in self.by_entity.get(section, []) if f.attribute == "phone" and f.subject == section]
                 number = f"（電話{phone[0].value}）" if phone else ""
-                return f"{name}は{section}の担当です（資料の組織図による）。詳しくは{section}{number}にお問い合わせください。"
+                return (f"{name}は{section}の担当です（資料の組織図による）。"
+                        f"詳しくは{section}{number}にお問い合わせください。")
             contact = self.document_contact(name)
             if contact:
                 return contact

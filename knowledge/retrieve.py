@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .attributes import attributes
 from .bm25 import BM25Index
 from .dates import find_dates
-from .entities import EntityMatcher, fold
+from .entities import EntityMatcher
 from .kb import FactRow, KnowledgeBase
 from .normalize import compact, normalize_line
 from .understand import OFFICE, Query
@@ -189,7 +189,7 @@ class Retriever:
         return got / total
 
     def features(self, fact: FactRow, query: Query, bm25: float, bm25_rest: float,
-                 asked: "Asked | None" = None) -> dict[str, float]:
+                 asked: Asked | None = None) -> dict[str, float]:
         """The features of ``fact`` for ``query``; ``bm25`` and ``bm25_rest``
         are relative to the best candidate's (0..1); ``asked`` the query's
         precomputed :class:`Asked` (computed here when None)."""

@@ -88,7 +88,7 @@ def _rows(kb: KnowledgeBase, sql: str) -> list[sqlite3.Row]:
     return kb._conn().execute(sql).fetchall()
 
 
-_CACHE: "weakref.WeakKeyDictionary[KnowledgeBase, _Index]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[KnowledgeBase, _Index] = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
@@ -615,7 +615,7 @@ def format_table(headers: list[str], rows: list[list[str]], total_width: int = 1
     indent = " " * used
 
     def line(cells: list[str]) -> list[str]:
-        head = "  ".join(pad(c, w) for c, w in zip(cells, widths))
+        head = "  ".join(pad(c, w) for c, w in zip(cells, widths, strict=False))
         parts = wrap(cells[-1], last)
         out = [(head + "  " if n > 1 else "") + parts[0]]
         out += [indent + p for p in parts[1:]]
@@ -631,7 +631,8 @@ def format_table(headers: list[str], rows: list[list[str]], total_width: int = 1
 
 def cite(row: dict) -> str:
     """``001 L2053-2053 2015-04-01`` for a dict with doc, line_start, line_end, as_of."""
-    lines = f"L{row['line_start']}" if row["line_start"] == row["line_end"] else f"L{row['line_start']}-{row['line_end']}"
+    first, last = row["line_start"], row["line_end"]
+    lines = f"L{first}" if first == last else f"L{first}-{last}"
     return f"{row['doc']} {lines} {row.get('as_of') or '-'}"
 
 
@@ -682,7 +683,8 @@ def format_events(items: list[dict], width: int = 120) -> str:
         state = "" if e["over"] is None else ("（終了）" if e["over"] else "（予定）")
         head = f"■ {e['name']}" + (f"  {e['held_on']}{state}" if e["held_on"] else "")
         rows = [[d["label"], d["status_label"], cite(d), d["value"]] for d in e["details"]]
-        body = format_table(["項目", "状態", "出典", "内容"], rows, width, [18, 4, 26, None]) if rows else "  （詳細の記載なし）"
+        headers = ["項目", "状態", "出典", "内容"]
+        body = format_table(headers, rows, width, [18, 4, 26, None]) if rows else "  （詳細の記載なし）"
         blocks.append(head + "\n" + body)
     return "\n\n".join(blocks)
 

@@ -189,14 +189,14 @@ def fit_ranker(train: list[Example], pairs_per_answer: int = PAIRS_PER_ANSWER) -
     should come first, which is what ranking needs, whatever the number of
     candidates a question has.  ``pairs_per_answer`` non-answering
     candidates are drawn per answering one (fixed seed)."""
-    rng = random.Random(0)
+    rng = random.Random(0)  # noqa: S311 -- a fixed sample of training pairs, not a secret
     rows, labels = [], []
     for ex in train:
         right = [c for c in ex.pool if answers(ex.case, c.fact)]
         wrong = [c for c in ex.pool if not answers(ex.case, c.fact)]
         for good in right:
             for bad in rng.sample(wrong, min(len(wrong), pairs_per_answer)):
-                diff = [g - b for g, b in zip(good.vector(), bad.vector())]
+                diff = [g - b for g, b in zip(good.vector(), bad.vector(), strict=True)]
                 if rng.random() < 0.5:
                     rows.append(diff)
                     labels.append(1)

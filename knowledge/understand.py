@@ -291,7 +291,8 @@ class Understander:
     def _assume_event(self, query: Query) -> None:
         """A question that names nothing, says nothing of its own (no noun
         beyond what it asks) and asks for an event's details (venue, date,
-        deadline, who may join, ...) is taken to be about the current event, said so in the answer (``assumed``); the event is
+        deadline, who may join, ...) is taken to be about the current event,
+        said so in the answer (``assumed``); the event is
         context, so facts about it are preferred, not required."""
         if query.subjects or query.office or query.partial or query.unknown or query.context or query.content_nouns:
             return

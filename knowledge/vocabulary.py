@@ -73,7 +73,7 @@ class Vocabulary:
         self.known = set(forms)
 
     @classmethod
-    def load(cls, path: Path | str = PATH, entity_names: set[str] | None = None) -> "Vocabulary":
+    def load(cls, path: Path | str = PATH, entity_names: set[str] | None = None) -> Vocabulary:
         """Read ``path``; with ``entity_names``, also check that every
         ``means`` names a knowledge-base entity.
 
@@ -84,7 +84,7 @@ class Vocabulary:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         entries = []
         for i, raw in enumerate(data.get("entries") or []):
-            where = f"{path}: entry {i + 1} ({raw.get('term')!r})" if isinstance(raw, dict) else f"{path}: entry {i + 1}"
+            where = f"{path}: entry {i + 1}" + (f" ({raw.get('term')!r})" if isinstance(raw, dict) else "")
             if not isinstance(raw, dict) or not raw.get("term") or not raw.get("means") or not raw.get("reason"):
                 raise VocabularyError(f"{where}: needs term, means and reason")
             unknown = set(raw) - {"term", "variants", "with", "means", "reason"}

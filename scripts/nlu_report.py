@@ -12,7 +12,8 @@ parser.add_argument("report")
 parser.add_argument("--min-macro-f1", type=float, default=0.0)
 args = parser.parse_args()
 report = json.load(open(args.report, encoding="utf-8"))
-rows = {k: v for k, v in report.items() if isinstance(v, dict) and "f1-score" in v and k not in ("macro avg", "weighted avg", "micro avg")}
+AVERAGES = ("macro avg", "weighted avg", "micro avg")
+rows = {k: v for k, v in report.items() if isinstance(v, dict) and "f1-score" in v and k not in AVERAGES}
 for name, row in sorted(rows.items(), key=lambda kv: kv[1]["f1-score"]):
     print(f"  {name:20s} f1={row['f1-score']:.3f} support={row['support']}")
 macro = report["macro avg"]["f1-score"]

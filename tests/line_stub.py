@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 from aiohttp import web
 
@@ -38,12 +38,12 @@ class LineStub:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self.reject_reply_tokens: Union[bool, set] = False
+        self.reject_reply_tokens: bool | set = False
         self.url = ""
-        self._runner: Optional[web.AppRunner] = None
+        self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> "LineStub":
+    async def __aenter__(self) -> LineStub:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)

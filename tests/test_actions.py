@@ -7,7 +7,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import ratings
 from bot.actions import ActionAnswer, ActionRateAnswer, ActionSmalltalk
-from bot.actions import knowledge_base
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +44,8 @@ def test_answer_has_text_buttons_and_exactly_one_status_message():
 
 def test_answer_sets_the_topic_slot():
     _, events = run(ActionAnswer(), tracker("ワークショップの会場は？", "ask_venue"))
-    assert {"event": "slot", "name": "topic", "value": "区役所ミライプロジェクト地域ワークショップ"}.items() <= events[0].items()
+    expected = {"event": "slot", "name": "topic", "value": "区役所ミライプロジェクト地域ワークショップ"}
+    assert expected.items() <= events[0].items()
 
 
 def test_topic_slot_answers_a_follow_up():

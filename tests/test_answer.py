@@ -123,7 +123,8 @@ def test_thing_the_documents_never_name_is_not_answered_from_a_neighbour(ask):
 
 
 def test_issue_date_missing_from_the_manifest_is_not_found(answerer):
-    answer = answerer.answer("コミュニティ施策の基本的考え方を策定した部署は？", "ask_counter", (), None, dt.date(2026, 11, 21))
+    question = "コミュニティ施策の基本的考え方を策定した部署は？"
+    answer = answerer.answer(question, "ask_counter", (), None, dt.date(2026, 11, 21))
     assert answer.status == "not_found" and "担当部署" in answer.text
 
 

@@ -57,7 +57,8 @@ def test_event_row_has_its_details(db):
 
 
 def test_contacts_keep_roles_apart(db):
-    phones = {r["value"][:12]: r["role"] for r in db.execute("select value, role from contacts where attribute='phone'")}
+    rows = db.execute("select value, role from contacts where attribute='phone'")
+    phones = {r["value"][:12]: r["role"] for r in rows}
     assert "044-200-2459" in phones and "044-200-2258" in phones
     assert phones["044-200-2459"] != phones["044-200-2258"]
     assert "044-200-2309" in phones
@@ -69,7 +70,8 @@ def test_statistics_carry_their_source(db):
 
 
 def test_proposals_and_plans_are_marked(db):
-    assert {r[0] for r in db.execute("select distinct status from facts where doc='002' and attribute='opinion'")} == {"proposal"}
+    statuses = db.execute("select distinct status from facts where doc='002' and attribute='opinion'")
+    assert {r[0] for r in statuses} == {"proposal"}
     assert db.execute("select count(*) from facts where status='plan'").fetchone()[0] > 0
 
 

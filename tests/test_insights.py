@@ -163,7 +163,8 @@ def test_the_last_rating_of_an_answer_counts_and_only_for_the_senders_own_answer
     result = conversations.result()
     assert (result["totals"]["ratings_up"], result["totals"]["ratings_down"]) == (1, 1)
     (row,) = result["down_rated"]
-    assert (row["down"], row["up"], row["status"], row["question"]) == (1, 0, "not_found", "区役所にコピー機はありますか")
+    assert (row["down"], row["up"], row["status"]) == (1, 0, "not_found")
+    assert row["question"] == "区役所にコピー機はありますか"
     assert result["totals"]["questions"] == 3  # ratings are not questions
 
 
@@ -191,7 +192,8 @@ def test_unanswered_questions_are_grouped_masked_and_sorted_by_count(conversatio
     groups = conversations.result()["unanswered"]
     copier = groups[0]
     assert copier["count"] == 4 and copier["intent"] == "ask_venue"
-    assert copier["example"] in {"区役所にコピー機はありますか", "区役所にｺﾋﾟｰ機はありますか？", "区役所にコピー機はありますか。"}
+    assert copier["example"] in {"区役所にコピー機はありますか", "区役所にｺﾋﾟｰ機はありますか？",
+                                 "区役所にコピー機はありますか。"}
     assert "区役所にはコピー機はありますか" in copier["variants"]
     assert (copier["first_seen"], copier["last_seen"]) == ("2026-11-16 09:00", "2026-11-16 12:00")
     examples = [g["example"] for g in groups]
@@ -312,7 +314,7 @@ def test_the_page_api_and_the_cli_give_the_same_numbers(conversations, kb_path, 
         page = json.loads(body)
         assert status == 200 and page["totals"]["questions"] == 3 and page["totals"]["ratings_down"] == 1
         weeks = [(monday + dt.timedelta(days=7 * i)).isoformat() for i in range(3)]
-        assert [(r["period"], r["questions"]) for r in page["periods"]] == list(zip(weeks, [2, 1, 0]))
+        assert [(r["period"], r["questions"]) for r in page["periods"]] == list(zip(weeks, [2, 1, 0], strict=False))
         assert page["columns"]["periods"][0] == ["period", "期間"]
         for table in insights.COLUMNS:
             status, headers, body = get(f"{base}/staff/api/insights.csv?table={table}&{query}")
@@ -334,7 +336,8 @@ def test_a_turn_ends_with_its_session():
     status = {"event": "bot", "data": {"custom": {"status": "answered", "answer": "abcdefghijklmnop"}}}
     turns = list(insights._turns([
         row("session_started", 1, {}),
-        row("user", 2, {"event": "user", "text": "住民票はどこで取れますか", "parse_data": {"intent": {"name": "ask_counter"}}}),
+        row("user", 2, {"event": "user", "text": "住民票はどこで取れますか",
+                        "parse_data": {"intent": {"name": "ask_counter"}}}),
         row("session_started", 3, {}),
         row("bot", 4, status),  # bot-initiated in the new session: not the reply to the turn before
         row("user", 5, {"event": "user", "text": "こんにちは", "parse_data": {"intent": {"name": "greet"}}}),

@@ -152,7 +152,8 @@ def test_ratings_and_unanswered_questions_reach_the_insights_page(stack, browser
         expect(staff_page.locator("#status")).to_contain_text("質問 2件")
         totals = staff_page.locator("#totals")
         for label, value in (("会話数", "1件"), ("質問数", "2件"), ("回答", "1件（50.0%）"),
-                             ("資料に記載なし", "1件（50.0%）"), ("聞き返し", "0件（0.0%）"), ("応答不能", "0件（0.0%）"),
+                             ("資料に記載なし", "1件（50.0%）"), ("聞き返し", "0件（0.0%）"),
+                             ("応答不能", "0件（0.0%）"),
                              ("役に立った", "0件"), ("役に立たなかった", "1件")):
             expect(totals.locator(f"[data-key='{label}'] dd")).to_have_text(value)
 

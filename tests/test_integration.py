@@ -1,13 +1,12 @@
 """Both servers started for real; questions sent over the REST channel."""
-import json
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import custom, texts
 
 from bot.servers import ROOT, post_message, running
-from conftest import custom, texts
 
 pytestmark = pytest.mark.integration
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 
-from rasa.core.channels.channel import UserMessage, register
 from bot import ratings
 from bot.channels import line_api
 from bot.channels.line import ERROR_REPLY, TEXT_ONLY_REPLY, LineInput, LineOutput
@@ -65,7 +65,7 @@ def test_signature_matches_published_and_fixed_vectors():
     # published in line/line-bot-sdk-python tests/test_signature.py
     assert compute_signature("channel_secret", b"bodybodybodybody") == "/gg9a+LvFevTH1sd7XCQycD7tsWclCsInj7MhBHxN7k="
     body = ('{"destination":"Uxxxxxxxx","events":[{"type":"message","message":'
-            '{"type":"text","text":"住民票はどこで取れますか"}}]}').encode("utf-8")
+            '{"type":"text","text":"住民票はどこで取れますか"}}]}').encode()
     assert compute_signature(SECRET, body) == "vH2fuP5kgPAgwlFbQpcvR7iz7bpoFHb9qjU6POuLsXk="
     independent = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     assert compute_signature(SECRET, body) == independent
@@ -115,7 +115,9 @@ def test_quick_replies_respect_line_limits():
     items = quick_reply_items(BUTTONS)
     assert len(items) == MAX_QUICK_REPLY_ITEMS
     actions = [i["action"] for i in items]
-    assert all(i["type"] == "action" and len(a["label"]) <= MAX_LABEL_LENGTH for i, a in zip(items, actions))
+    assert len(items) == len(actions)
+    assert all(i["type"] == "action" and len(a["label"]) <= MAX_LABEL_LENGTH
+               for i, a in zip(items, actions, strict=True))
     assert actions[0] == {"type": "message", "label": "場所は？", "text": "場所は？"}
     assert actions[1]["label"].endswith("…") and actions[1]["text"] == "長い質問"
     assert actions[2] == {"type": "postback", "label": "あいさつ", "data": "/greet", "displayText": "あいさつ"}
@@ -152,7 +154,8 @@ def test_settings_default_to_the_public_api(monkeypatch):
     assert channel.client.base_url == "https://api.line.me" and channel.name() == "line"
 
 
-@pytest.mark.parametrize("env", [{}, {"LINE_CHANNEL_SECRET": "", "LINE_CHANNEL_ACCESS_TOKEN": "", "LINE_API_BASE_URL": ""},
+@pytest.mark.parametrize("env", [{},
+                                 {"LINE_CHANNEL_SECRET": "", "LINE_CHANNEL_ACCESS_TOKEN": "", "LINE_API_BASE_URL": ""},
                                  {"LINE_CHANNEL_SECRET": "s3", "LINE_CHANNEL_ACCESS_TOKEN": "t3",
                                   "LINE_API_BASE_URL": "http://127.0.0.1:9/"}],
                          ids=["unset", "empty", "set"])

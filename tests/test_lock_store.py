@@ -5,11 +5,11 @@ import asyncio
 import uuid
 
 import pytest
-from rasa.core.lock_store import LockError, RedisLockStore
+from conftest import run_coroutine
+from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import RequeueingRedisLockStore, holds_ticket
-from conftest import run_coroutine
 
 
 class FakeRedis:

@@ -92,7 +92,8 @@ def test_mask_value_masks_nested_strings():
     assert privacy.mask_value(value) == {"a": [PHONE, 3, None], "b": {"c": EMAIL}, "d": (PHONE,)}
 
 
-CONTEXT = st.text(alphabet=st.sampled_from(list("住民票はどこで取れますか。、教えて区役所のですカタカナ ")), max_size=20)
+CONTEXT = st.text(alphabet=st.sampled_from(list("住民票はどこで取れますか。、教えて区役所のですカタカナ ")),
+                  max_size=20)
 PHONES = st.builds(lambda a, b, c, sep: f"0{a}{sep}{b}{sep}{c}", st.sampled_from(["90", "80", "70", "3", "44"]),
                    st.integers(1000, 9999), st.integers(1000, 9999), st.sampled_from(["-", "", " ", "ー", "－"]))
 NUMBERS = st.builds(lambda n, sep: sep.join(f"{n:012d}"[i:i + 4] for i in (0, 4, 8)),
@@ -143,7 +144,8 @@ def test_log_filter_masks_messages_arguments_json_escapes_and_tracebacks():
     log.propagate = False
     try:
         log.warning("user said %r", "電話は090-1234-5678")
-        log.warning(json.dumps({"text": "番号は１２３４５６７８９０１２です"}))  # structlog's JSON lines escape non-ASCII
+        # structlog's JSON lines escape non-ASCII
+        log.warning(json.dumps({"text": "番号は１２３４５６７８９０１２です"}))
         try:
             raise ValueError("bad input: x@example.com")
         except ValueError:
@@ -216,7 +218,8 @@ def test_tracker_store_deletes_conversations_older_than_the_retention(tmp_path):
     store = MaskingSQLTrackerStore(Domain.empty(), db=str(db), retention_days="2")
     now = time.time()
     for sender, age_days in (("old", 3), ("recent", 1), ("mixed", 5)):
-        tracker = DialogueStateTracker.from_events(sender, [UserUttered("こんにちは", timestamp=now - age_days * 86400)])
+        events = [UserUttered("こんにちは", timestamp=now - age_days * 86400)]
+        tracker = DialogueStateTracker.from_events(sender, events)
         if sender == "mixed":
             tracker.update(UserUttered("まだいます", timestamp=now - 60))
         asyncio.run(store.save(tracker))
@@ -292,7 +295,8 @@ def direct_reply(parsed, text=None):
     from bot.actions import ActionAnswer, ActionSmalltalk
 
     message = {**parsed, "text": parsed["text"] if text is None else text}
-    smalltalk = (parsed["intent"] or {}).get("name") in {"greet", "goodbye", "thanks", "bot_challenge", "affirm", "deny"}
+    smalltalk_intents = {"greet", "goodbye", "thanks", "bot_challenge", "affirm", "deny"}
+    smalltalk = (parsed["intent"] or {}).get("name") in smalltalk_intents
     action = ActionSmalltalk() if smalltalk else ActionAnswer()
     dispatcher = CollectingDispatcher()
     tracker = Tracker("direct", {"topic": None}, message, [], False, None, {}, "action_listen")
@@ -371,6 +375,6 @@ def test_python_warnings_are_masked():
         warnings.simplefilter("always")
         privacy.install_log_filter()  # wraps warnings.showwarning (restored when the block ends)
         assert getattr(warnings.showwarning, "masks_personal_data", False)
-        warnings.warn("Failed to parse arguments in line '/ask_counter 090-1234-5678'", UserWarning)
+        warnings.warn("Failed to parse arguments in line '/ask_counter 090-1234-5678'", UserWarning, stacklevel=2)
     (shown,) = caught
     assert "090-1234-5678" not in str(shown.message) and PHONE in str(shown.message)

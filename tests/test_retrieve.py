@@ -1,8 +1,8 @@
 """Retrieval and ranking: candidates from the indexes, BM25, features
 (questions written for these tests)."""
 import pytest
-
 from conftest import TODAY
+
 from knowledge.bm25 import BM25Index
 from knowledge.retrieve import BM25_CANDIDATES, FEATURES
 

@@ -21,7 +21,7 @@ PUBLIC_PATHS = ["/", "/static/chat.js", "/static/staff.css"]
 
 
 def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 @pytest.mark.parametrize("host, expected", [

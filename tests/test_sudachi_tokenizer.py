@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import pytest
-from rasa.engine.graph import ExecutionContext
+from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.engine.graph import GraphSchema
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.exceptions import InvalidConfigException
@@ -38,7 +38,7 @@ def make_tokenizer(tmp_path: Path) -> TokenizerFactory:
     """Builds a SudachiTokenizer the way Rasa's graph does, with config overrides."""
 
     def _make(**overrides: Any) -> SudachiTokenizer:
-        config: Dict[str, Any] = {**SudachiTokenizer.get_default_config(), **overrides}
+        config: dict[str, Any] = {**SudachiTokenizer.get_default_config(), **overrides}
         return SudachiTokenizer.create(
             config,
             LocalModelStorage(tmp_path / "model_storage"),
@@ -54,11 +54,11 @@ def tokenizer(make_tokenizer: TokenizerFactory) -> SudachiTokenizer:
     return make_tokenizer()
 
 
-def tokenize(component: SudachiTokenizer, text: str) -> List[Token]:
+def tokenize(component: SudachiTokenizer, text: str) -> list[Token]:
     return component.tokenize(Message(data={TEXT: text}), TEXT)
 
 
-def assert_valid_offsets(text: str, tokens: List[Token]) -> None:
+def assert_valid_offsets(text: str, tokens: list[Token]) -> None:
     """Every token is a non-empty, non-blank slice of ``text``, in order, without overlap,
     and together the tokens cover every character that is not whitespace/control."""
     previous_end = 0
@@ -140,7 +140,7 @@ def test_whitespace_is_not_a_token(tokenizer: SudachiTokenizer) -> None:
     ],
 )
 def test_spelling_variants_share_the_normalized_lemma(
-    tokenizer: SudachiTokenizer, variants: List[str], lemma: str
+    tokenizer: SudachiTokenizer, variants: list[str], lemma: str
 ) -> None:
     for variant in variants:
         tokens = tokenize(tokenizer, variant)
@@ -333,8 +333,8 @@ def test_concurrent_use_from_threads(tokenizer: SudachiTokenizer) -> None:
     # A single Sudachi Tokenizer raises "already in use" under concurrent calls.
     text = "川崎市の区役所で住民票を取りたい。" * 50
     expected = [(t.text, t.start) for t in tokenize(tokenizer, text)]
-    errors: List[BaseException] = []
-    results: List[list] = []
+    errors: list[BaseException] = []
+    results: list[list] = []
 
     def work() -> None:
         try:
@@ -364,7 +364,7 @@ def test_concurrent_use_from_threads(tokenizer: SudachiTokenizer) -> None:
         {"user_dictionary": "/no/such/user.dic"},
     ],
 )
-def test_invalid_config_is_rejected(make_tokenizer: TokenizerFactory, overrides: Dict[str, Any]) -> None:
+def test_invalid_config_is_rejected(make_tokenizer: TokenizerFactory, overrides: dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigException):
         make_tokenizer(**overrides)
 

@@ -6,12 +6,12 @@ import multiprocessing
 import sqlite3
 
 import pytest
+from conftest import run_coroutine as run
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import MaskingSQLTrackerStore
-from conftest import run_coroutine as run
 
 SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 

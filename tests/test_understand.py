@@ -1,7 +1,6 @@
 """Understanding a question alone: names, cue words, topic and event context
 (questions written for these tests)."""
 import pytest
-
 from conftest import TODAY
 
 WORKSHOP = "区役所ミライプロジェクト地域ワークショップ"

@@ -20,10 +20,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import custom, free_port, texts
 
 from bench.memory import descendants
 from bot.servers import ROOT, redis_on_socket, started
-from conftest import custom, free_port, texts
 
 pytestmark = pytest.mark.integration
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"

@@ -12,8 +12,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from knowledge.answer import Answer
-
 from .knowledge_base import answerer
 from .replies import send, send_status
 
@@ -112,7 +110,8 @@ class ActionAnswer(Action):
         kb_intent = asked_intent(message)
         answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today(),
                                    previous_intent(tracker.events), intent_ranking(message) or None)
-        if intent == "out_of_scope" and (answer.status != "answered" or not answerer().asks_about_something(text, values)):
+        if intent == "out_of_scope" and (answer.status != "answered"
+                                         or not answerer().asks_about_something(text, values)):
             dispatcher.utter_message(response="utter_out_of_scope", buttons=answerer().suggestions(None))
             send_status(dispatcher, "not_found", intent)
             return []

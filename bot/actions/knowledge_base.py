@@ -18,11 +18,10 @@ import os
 import threading
 from functools import lru_cache
 
+from bot.privacy import install_log_filter
 from knowledge.answer import Answerer
 from knowledge.build import DEFAULT_DB
 from knowledge.kb import REBUILD, KnowledgeBase, KnowledgeBaseError
-
-from bot.privacy import install_log_filter
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()

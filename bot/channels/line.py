@@ -38,14 +38,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
-
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.utils.common import call_potential_coroutine
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot import ratings
 from bot.channels.line_api import (
@@ -85,36 +85,36 @@ class LineOutput(OutputChannel):
     """
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "line"
 
-    def __init__(self, client: LineApiClient, reply_token: Optional[str] = None, to: Optional[str] = None,
+    def __init__(self, client: LineApiClient, reply_token: str | None = None, to: str | None = None,
                  buffered: bool = True) -> None:
         self.client, self.reply_token, self.to, self.buffered = client, reply_token, to, buffered
-        self.texts: List[str] = []
-        self.buttons: List[Dict[Text, Any]] = []
-        self.rating_buttons: List[Dict[Text, Any]] = []
+        self.texts: list[str] = []
+        self.buttons: list[dict[str, Any]] = []
+        self.rating_buttons: list[dict[str, Any]] = []
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         await super().send_response(recipient_id, message)
         if not self.buffered:
             self.to = recipient_id
             await self.flush()
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         self.texts.append(text)
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict[str, Any]],
                                      **kwargs: Any) -> None:
         if text:
             self.texts.append(text)
         self.buttons.extend(buttons or [])
 
-    async def send_quick_replies(self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]],
+    async def send_quick_replies(self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]],
                                  **kwargs: Any) -> None:
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         """Custom JSON (the ``{"status", "intent", "sources", "facts",
         "answer"}`` turn status) is for machines: it is logged at debug level,
         never shown to the user.  When it offers a rating
@@ -126,13 +126,13 @@ class LineOutput(OutputChannel):
             self.rating_buttons = [{"title": label, "payload": ratings.payload(value, answer_id)}
                                    for value, label in ratings.LABELS.items()]
 
-    def messages(self) -> List[dict]:
+    def messages(self) -> list[dict]:
         """The LINE message objects for what has been collected (see
         ``build_messages``); the rating buttons always fit in the quick reply."""
         room = MAX_QUICK_REPLY_ITEMS - len(self.rating_buttons)
         return build_messages(self.texts, self.buttons[:room] + self.rating_buttons)
 
-    async def flush(self) -> Optional[str]:
+    async def flush(self) -> str | None:
         """Send what has been collected and clear it.
 
         Returns:
@@ -166,11 +166,11 @@ class LineInput(InputChannel):
     """LINE Messaging API webhook channel (see the module docstring)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "line"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Build the channel from its ``credentials.yml`` section.
 
         Keys: ``channel_secret``, ``channel_access_token``, ``api_base_url``
@@ -218,7 +218,7 @@ class LineInput(InputChannel):
             self.recent_events = RecentIds(dedup_capacity, dedup_ttl)
         self._tasks: set[asyncio.Task] = set()
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         """An unbuffered :class:`LineOutput` that pushes each message to its
         recipient (used by Rasa for bot-initiated messages, e.g. reminders or
         ``trigger_intent`` with ``output_channel=line``)."""
@@ -231,7 +231,7 @@ class LineInput(InputChannel):
         """Background tasks still handling events (a copy)."""
         return set(self._tasks)
 
-    async def wait_idle(self, timeout: Optional[float] = None) -> bool:
+    async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no event is being handled; False when ``timeout`` (seconds) ran out first."""
         while self._tasks:
             done, not_done = await asyncio.wait(set(self._tasks), timeout=timeout)
@@ -253,7 +253,7 @@ class LineInput(InputChannel):
 
     # ------------------------------------------------------------------ events
 
-    async def handle_events(self, events: List[dict],
+    async def handle_events(self, events: list[dict],
                             on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Handle the events of one conversation in order; an event that fails is logged and skipped."""
         for event in events:
@@ -273,7 +273,7 @@ class LineInput(InputChannel):
         reply_token = event.get("replyToken")
         if event.get("mode") == "standby" or not sender:
             return
-        text: Optional[str] = None
+        text: str | None = None
         if kind == "message":
             message = event.get("message") or {}
             if message.get("type") == "text":
@@ -304,7 +304,7 @@ class LineInput(InputChannel):
                 output.texts.append(ERROR_REPLY)
         await output.flush()
 
-    async def new_events(self, events: List[dict]) -> List[dict]:
+    async def new_events(self, events: list[dict]) -> list[dict]:
         """``events`` without those whose ``webhookEventId`` was seen before (redeliveries)."""
         fresh = []
         for event in events:
@@ -337,7 +337,7 @@ class LineInput(InputChannel):
                 events = parse_webhook_body(body)
             except ValueError as err:
                 return response.json({"message": str(err)}, status=400)
-            by_conversation: Dict[str, List[dict]] = {}
+            by_conversation: dict[str, list[dict]] = {}
             for event in await self.new_events(events):
                 by_conversation.setdefault(conversation_id(event) or "", []).append(event)
             for sender, conversation in by_conversation.items():

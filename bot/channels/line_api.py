@@ -42,7 +42,8 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -91,7 +92,7 @@ def compute_signature(channel_secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def verify_signature(channel_secret: str, body: bytes, signature: Optional[str]) -> bool:
+def verify_signature(channel_secret: str, body: bytes, signature: str | None) -> bool:
     """Whether ``signature`` is the valid ``X-Line-Signature`` of ``body``.
 
     False (never an exception) when the secret is empty, the signature is
@@ -216,7 +217,7 @@ def shorten(text: str, limit: int) -> str:
 
 # --------------------------------------------------------------------------- message objects
 
-def button_to_action(button: Mapping[str, Any]) -> Optional[dict]:
+def button_to_action(button: Mapping[str, Any]) -> dict | None:
     """A LINE action object for one Rasa button, or None when it cannot be one.
 
     ``button`` is a Rasa button ``{"title": str, "payload": str}`` (or
@@ -320,7 +321,7 @@ def parse_webhook_body(body: bytes) -> list[dict]:
     return events
 
 
-def conversation_id(event: Mapping[str, Any]) -> Optional[str]:
+def conversation_id(event: Mapping[str, Any]) -> str | None:
     """Who the conversation is with: ``source.groupId``, else ``source.roomId``,
     else ``source.userId``; None when the event has none of them.
 
@@ -333,7 +334,7 @@ def conversation_id(event: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-def resolve_setting(value: Any, default: str = "", environ: Optional[Mapping[str, str]] = None) -> str:
+def resolve_setting(value: Any, default: str = "", environ: Mapping[str, str] | None = None) -> str:
     """A credentials value as a string, with ``${VAR}`` references resolved.
 
     Rasa expands ``${VAR}`` itself only in plain (unquoted) YAML scalars and
@@ -363,7 +364,7 @@ class RecentIds:
         if capacity < 1 or ttl <= 0:
             raise ValueError("capacity must be >= 1 and ttl > 0")
         self.capacity, self.ttl, self._clock = capacity, ttl, clock
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -397,7 +398,7 @@ class LineApiError(Exception):
         details: LINE's ``details`` list (may be empty).
     """
 
-    def __init__(self, status: Optional[int], message: str, details: Optional[list] = None) -> None:
+    def __init__(self, status: int | None, message: str, details: list | None = None) -> None:
         super().__init__(f"LINE API error {status}: {message}")
         self.status, self.message, self.details = status, message, details or []
 
@@ -421,8 +422,8 @@ class LineApiClient:
         self.access_token = access_token
         self.base_url = (base_url or DEFAULT_API_BASE_URL).rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -446,7 +447,7 @@ class LineApiClient:
         """
         await self._post(REPLY_PATH, {"replyToken": reply_token, "messages": messages})
 
-    async def push(self, to: str, messages: list[dict], retry_key: Optional[str] = None) -> None:
+    async def push(self, to: str, messages: list[dict], retry_key: str | None = None) -> None:
         """``POST {base}/v2/bot/message/push`` with ``{"to", "messages"}``.
 
         ``to`` is a userId, groupId or roomId.  ``X-Line-Retry-Key`` (a UUID,
@@ -460,7 +461,7 @@ class LineApiClient:
         await self._post(PUSH_PATH, {"to": to, "messages": messages},
                          {"X-Line-Retry-Key": retry_key or str(uuid.uuid4())})
 
-    async def _post(self, path: str, payload: dict, headers: Optional[dict] = None) -> None:
+    async def _post(self, path: str, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         all_headers = {"Authorization": f"Bearer {self.access_token}",
                        "Content-Type": "application/json; charset=utf-8", **(headers or {})}

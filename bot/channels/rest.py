@@ -43,14 +43,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Text
-
-from sanic import Blueprint, response
-from sanic.request import Request
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.utils.common import call_potential_coroutine
+from sanic import Blueprint, response
+from sanic.request import Request
 
 from bot import privacy
 from bot.channels.line_api import resolve_setting
@@ -66,7 +66,7 @@ UNAVAILABLE_TEXT = ("申し訳ありません。ただいま回答を調べる�
 MAX_SENDER_CHARS = 255
 
 
-def status(intent: str) -> Dict[Text, Any]:
+def status(intent: str) -> dict[str, Any]:
     """The turn status message of a reply the channel makes itself."""
     return {"status": "not_found", "intent": intent, "sources": []}
 
@@ -84,7 +84,7 @@ class SlidingWindowLimiter:
         if max_events < 1 or window <= 0:
             raise ValueError("max_messages must be >= 1 and per_seconds > 0")
         self.max_events, self.window, self.clock, self.max_keys = max_events, window, clock, max_keys
-        self._events: "OrderedDict[str, Deque[float]]" = OrderedDict()
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def allow(self, key: str) -> bool:
@@ -123,7 +123,7 @@ class SlidingWindowLimiter:
             del self._events[key]
 
 
-def _has_content(message: Dict[Text, Any]) -> bool:
+def _has_content(message: dict[str, Any]) -> bool:
     return bool(message.get("text") or message.get("buttons") or message.get("image")
                 or message.get("attachment") or message.get("quick_replies"))
 
@@ -132,11 +132,11 @@ class RestInput(RasaRestInput):
     """Rasa's REST channel plus rate limit, fallback reply and request checks."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Options (all optional): ``max_messages`` (default 20),
         ``per_seconds`` (60), ``max_message_chars`` (1000), ``redis_url``
         (empty: the limit is counted in process).  Quoted ``${VAR}`` values
@@ -181,10 +181,10 @@ class RestInput(RasaRestInput):
                 await out.send_response(sender, {"text": RATE_LIMITED_TEXT})
                 await out.send_response(sender, {"custom": status("rate_limited")})
                 return
-            sent: List[Dict[Text, Any]] = []
+            sent: list[dict[str, Any]] = []
             persist = out._persist_message
 
-            async def tracking(msg: Dict[Text, Any]) -> None:
+            async def tracking(msg: dict[str, Any]) -> None:
                 sent.append(msg)
                 await persist(msg)
 
@@ -210,7 +210,7 @@ class RestInput(RasaRestInput):
 
     # ------------------------------------------------------------ HTTP
 
-    def check_request(self, request: Request) -> Optional[str]:
+    def check_request(self, request: Request) -> str | None:
         """Why the webhook request is malformed, or None.  Cuts an over-long
         ``message`` to ``max_message_chars`` and turns a missing one into ""."""
         try:
@@ -238,7 +238,7 @@ class RestInput(RasaRestInput):
         blueprint = super().blueprint(self.guarded(on_new_message))
 
         @blueprint.middleware("request")
-        async def validate(request: Request) -> Optional[response.HTTPResponse]:
+        async def validate(request: Request) -> response.HTTPResponse | None:
             if request.method == "POST" and request.path.rstrip("/").endswith("/webhook"):
                 problem = self.check_request(request)
                 if problem:

@@ -37,7 +37,8 @@ import logging
 import re
 import urllib.parse
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels import socketio as rasa_socketio
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -53,7 +54,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*|[0-9a-f:.]*:[0-9a-f:.]*")  # a name, an IPv4 or an IPv6 address
 
 
-def parse_origins(text: Optional[str]) -> List[str]:
+def parse_origins(text: str | None) -> list[str]:
     """The origins in ``text`` (separated by commas or whitespace), as browsers
     send them in ``Origin``: ``scheme://host[:port]``, lower case, without a
     default port or a trailing slash.  ``None`` or blank text gives
@@ -83,17 +84,17 @@ def parse_origins(text: Optional[str]) -> List[str]:
 
 
 class SocketIOOutput(rasa_socketio.SocketIOOutput):
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
 
 
 class SocketIOInput(rasa_socketio.SocketIOInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "socketio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Rasa's options plus ``allowed_origins`` (see :func:`parse_origins`;
         a quoted ``${VAR}`` is read from the environment).
 
@@ -105,13 +106,13 @@ class SocketIOInput(rasa_socketio.SocketIOInput):
         channel.allowed_origins = parse_origins(resolve_setting(credentials.get("allowed_origins")))
         return channel
 
-    def __init__(self, *args: Any, allowed_origins: Optional[List[str]] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, allowed_origins: list[str] | None = None, **kwargs: Any) -> None:
         """Rasa's arguments; ``allowed_origins``: the origins that may open the
         socket (default ``[DEFAULT_WIDGET_ORIGINS]``)."""
         super().__init__(*args, **kwargs)
         self.allowed_origins = list(allowed_origins or parse_origins(None))
 
-    def get_output_channel(self) -> Optional[SocketIOOutput]:
+    def get_output_channel(self) -> SocketIOOutput | None:
         if self.sio is None:
             return super().get_output_channel()  # warns and returns None
         return SocketIOOutput(self.sio, self.bot_message_evt)
@@ -124,7 +125,7 @@ class SocketIOInput(rasa_socketio.SocketIOInput):
 
         # Registering a handler again replaces Rasa's one for the same event.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: str, data: Any) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)):
                 session_id = uuid.uuid4().hex
@@ -133,7 +134,7 @@ class SocketIOInput(rasa_socketio.SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> None:
             if not isinstance(data, dict):
                 return
             if self.session_persistence:

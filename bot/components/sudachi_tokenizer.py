@@ -45,8 +45,9 @@ import os
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -76,7 +77,7 @@ _SOFT_BREAKS = frozenset(" \t\u3000、，,､")
 _IGNORABLE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp", "Zs"))
 
 
-def utf8_length(char: Text) -> int:
+def utf8_length(char: str) -> int:
     """Number of UTF-8 bytes (1-4) that one code point ``char`` encodes to.
 
     Lone surrogates count as 3 bytes (what ``surrogatepass`` would produce).
@@ -91,7 +92,7 @@ def utf8_length(char: Text) -> int:
     return 4
 
 
-def replace_surrogates(text: Text) -> Text:
+def replace_surrogates(text: str) -> str:
     """Returns ``text`` with every lone surrogate (U+D800-U+DFFF) replaced by a space.
 
     Lone surrogates (e.g. from a JSON ``"\\ud800"`` escape) cannot be encoded
@@ -105,19 +106,19 @@ def replace_surrogates(text: Text) -> Text:
         return "".join(" " if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
-def is_ignorable(text: Text) -> bool:
+def is_ignorable(text: str) -> bool:
     """True if ``text`` consists only of whitespace, control or format characters."""
     return all(
         c.isspace() or unicodedata.category(c) in _IGNORABLE_CATEGORIES for c in text
     )
 
 
-def _is_hiragana(char: Text) -> bool:
+def _is_hiragana(char: str) -> bool:
     """True for characters of the hiragana block (U+3041-U+309F)."""
     return "\u3041" <= char <= "\u309f"
 
 
-def _cut_position(text: Text, start: int, hard_end: int) -> int:
+def _cut_position(text: str, start: int, hard_end: int) -> int:
     """Where to end a chunk that starts at ``start`` and may not pass ``hard_end``.
 
     Prefers the position right after a sentence end or newline, then after a
@@ -149,7 +150,7 @@ def _cut_position(text: Text, start: int, hard_end: int) -> int:
     return cut
 
 
-def split_into_chunks(text: Text, max_bytes: int = MAX_CHUNK_BYTES) -> List[Tuple[int, Text]]:
+def split_into_chunks(text: str, max_bytes: int = MAX_CHUNK_BYTES) -> list[tuple[int, str]]:
     """Splits ``text`` into consecutive chunks of at most ``max_bytes`` UTF-8 bytes.
 
     Args:
@@ -167,7 +168,7 @@ def split_into_chunks(text: Text, max_bytes: int = MAX_CHUNK_BYTES) -> List[Tupl
     if len(text) * 4 <= max_bytes or len(text.encode("utf-8", "surrogatepass")) <= max_bytes:
         return [(0, text)]
 
-    chunks: List[Tuple[int, Text]] = []
+    chunks: list[tuple[int, str]] = []
     start = 0
     while start < len(text):
         size = 0
@@ -186,14 +187,14 @@ def split_into_chunks(text: Text, max_bytes: int = MAX_CHUNK_BYTES) -> List[Tupl
     return chunks
 
 
-def _resolve_packaged_system_dic(name: Text) -> Path:
+def _resolve_packaged_system_dic(name: str) -> Path:
     """Path of ``system.dic`` inside the installed ``sudachidict_<name>`` package."""
     module = importlib.import_module(f"sudachidict_{name}")
     return Path(module.__file__).parent / "resources" / "system.dic"
 
 
 def compile_user_dictionary(
-    csv_path: Path, system_dic: Path, cache_dir: Optional[Path] = None
+    csv_path: Path, system_dic: Path, cache_dir: Path | None = None
 ) -> Path:
     """Compiles a Sudachi user dictionary source CSV, caching the result.
 
@@ -252,12 +253,12 @@ class SudachiTokenizer(Tokenizer):
     """Japanese tokenizer wrapping SudachiPy; lemmas are Sudachi normalized forms."""
 
     @staticmethod
-    def supported_languages() -> Optional[List[Text]]:
+    def supported_languages() -> list[str] | None:
         """Supported languages (see parent class for full docstring)."""
         return ["ja"]
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Returns the component's default config (see parent class for docstring)."""
         return {
             # Flag to check whether to split intents
@@ -280,11 +281,11 @@ class SudachiTokenizer(Tokenizer):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """Any extra python dependencies required for this component to run."""
         return ["sudachipy", "sudachidict_core"]
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         """Validates ``config``; Sudachi itself is loaded lazily on first use.
 
         Raises:
@@ -327,7 +328,7 @@ class SudachiTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -336,7 +337,7 @@ class SudachiTokenizer(Tokenizer):
         return cls(config)
 
     @staticmethod
-    def _user_dictionary_paths(value: Any) -> List[Path]:
+    def _user_dictionary_paths(value: Any) -> list[Path]:
         """Normalizes the ``user_dictionary`` option to a list of existing paths."""
         if value is None or value == "" or value == []:
             return []
@@ -357,14 +358,14 @@ class SudachiTokenizer(Tokenizer):
             paths.append(path)
         return paths
 
-    def __getstate__(self) -> Dict[Text, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         """Pickles the configuration only; Sudachi objects are rebuilt lazily."""
         state = self.__dict__.copy()
         for key in ("_dictionary", "_dictionary_lock", "_local"):
             state.pop(key, None)
         return state
 
-    def __setstate__(self, state: Dict[Text, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         """Restores a pickled component (see ``__getstate__``)."""
         self.__dict__.update(state)
         self._dictionary = None
@@ -390,7 +391,7 @@ class SudachiTokenizer(Tokenizer):
             if self.dictionary_name in PACKAGED_DICTIONARIES
             else str(self._system_dic_path())
         )
-        user_dics: List[Text] = []
+        user_dics: list[str] = []
         try:
             user_dics = [
                 str(
@@ -422,7 +423,7 @@ class SudachiTokenizer(Tokenizer):
             self._local.tokenizer = tokenizer
         return tokenizer
 
-    def _lemma(self, morpheme: Any, surface: Text) -> Text:
+    def _lemma(self, morpheme: Any, surface: str) -> str:
         """The configured lemma of a Sudachi morpheme (falls back to ``surface``)."""
         if self.lemma_source == "normalized":
             lemma = morpheme.normalized_form()
@@ -432,7 +433,7 @@ class SudachiTokenizer(Tokenizer):
             lemma = surface
         return lemma if lemma and not lemma.isspace() else surface
 
-    def _tokenize_chunk(self, sudachi: Any, text: Text, chunk: Text, offset: int) -> List[Token]:
+    def _tokenize_chunk(self, sudachi: Any, text: str, chunk: str, offset: int) -> list[Token]:
         """Tokens of ``chunk``, which starts at character ``offset`` of ``text``.
 
         ``sudachi`` is this thread's ``sudachipy.Tokenizer``. ``chunk`` must be
@@ -474,7 +475,7 @@ class SudachiTokenizer(Tokenizer):
             )
         return tokens
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokenizes the text of the provided attribute of the incoming message.
 
         Args:
