@@ -216,6 +216,12 @@ def speed_section(res: dict) -> list[str]:
         base.get("rasa_peak_per_worker_mib"), " MiB", "≤ 1.2× today", digits=0)
     add("peak RSS of all server processes together", proj.get("rss_all_peak_mib"), today.get("rss_all_peak_mib"),
         base.get("rss_all_peak_mib"), " MiB", digits=0)
+    for factor, scale in sorted((res.get("answer_scale") or {}).items(), key=lambda kv: int(kv[0])):
+        ms = scale.get("answer_ms") or {}
+        bar = "≤ 3 ms p95" if factor == "1" else ("≤ 10 ms p95" if factor == "16" else "")
+        rows.append([f"answer lookup in process, every fact ×{factor} ({scale.get('facts')} facts, "
+                     f"{scale.get('questions')} labelled questions), p50 / p95",
+                     f"{num(ms.get('p50'), '', 2)} / {num(ms.get('p95'), ' ms', 2)}", "–", "–", "–", bar])
     staff = res.get("staff_search") or {}
     rows.append([f"staff search per query ({staff.get('n')} queries), p50 / p95",
                  f"{num(staff.get('p50'), '', 2)} / {num(staff.get('p95'), ' ms', 2)}", "–", "–", "–", "< 50 ms"])

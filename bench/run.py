@@ -354,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
         commands.append(f"python -m bench.inprocess --model {model} --questions "
                         f"{' '.join(rel(p) for p in eval_files)} --out {rel(target)} {' '.join(extra)}".rstrip())
 
+    log("answer lookup as the knowledge base grows (every fact x1, x4, x16) ...")
+    from . import answer_scale
+
+    res["answer_scale"] = answer_scale.measure(ROOT / "knowledge" / "kb.sqlite")
+    commands.append("python -m bench.answer_scale --factors 1,4,16")
+
     log("staff search latency ...")
     from knowledge.kb import KnowledgeBase
 

@@ -41,20 +41,38 @@ class BM25Index:
         # BM25's term-frequency part for a term present once, per document (it depends on the length only)
         self.weight = {d: (K1 + 1) / (1 + K1 * (1 - B + B * length / self.average))
                        for d, length in self.length.items()}
+        self.max_weight = max(self.weight.values(), default=0.0)
+        self.posting_sets = {t: set(ids) for t, ids in self.postings.items()}
         self.idf = {t: max(math.log((n - len(ids) + 0.5) / (len(ids) + 0.5)), MIN_IDF)
                     for t, ids in self.postings.items()}
 
     def search(self, terms: list[str], limit: int = 40) -> list[tuple[str, float]]:
         """Ids matching any of ``terms``, best ``limit`` first, with their
-        BM25 score (> 0); ties by id."""
-        totals: dict[str, float] = defaultdict(float)
+        BM25 score (> 0); ties by id.
+
+        Terms are read rarest first, with MaxScore pruning (Turtle and
+        Flood, 1995): once the ``limit``-th best score so far is above what
+        all the remaining terms together could add, a document none of the
+        terms read so far matched cannot enter the result, so the remaining
+        (common, long) postings only update the documents already found.
+        """
         weight = self.weight
-        for term in dict.fromkeys(terms):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for doc_id in self.postings[term]:
-                totals[doc_id] += idf * weight[doc_id]
+        ordered = sorted((t for t in dict.fromkeys(terms) if t in self.idf), key=lambda t: -self.idf[t])
+        bounds = [self.idf[t] * self.max_weight for t in ordered]
+        remaining = sum(bounds)
+        totals: dict[str, float] = defaultdict(float)
+        for term, bound in zip(ordered, bounds, strict=True):
+            idf = self.idf[term]
+            postings = self.postings[term]
+            if len(totals) >= limit and heapq.nlargest(limit, totals.values())[-1] > remaining:
+                found = self.posting_sets[term]
+                for doc_id in totals:
+                    if doc_id in found:
+                        totals[doc_id] += idf * weight[doc_id]
+            else:
+                for doc_id in postings:
+                    totals[doc_id] += idf * weight[doc_id]
+            remaining -= bound
         return heapq.nsmallest(limit, totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def scores(self, terms: list[str], ids) -> dict[str, float]:
@@ -65,9 +83,7 @@ class BM25Index:
             idf = self.idf.get(term)
             if idf is None:
                 continue
-            postings = self.postings[term]
-            hits = wanted.intersection(postings) if len(postings) > len(wanted) else \
-                [d for d in postings if d in wanted]
+            hits = wanted & self.posting_sets[term]
             for doc_id in hits:
                 totals[doc_id] = totals.get(doc_id, 0.0) + idf * self.weight[doc_id]
         return totals

@@ -22,6 +22,7 @@ itself (nothing named, unknown nouns).  ``FEATURES`` lists them in order.
 """
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -36,7 +37,8 @@ from .normalize import compact, normalize_line
 from .understand import OFFICE, Query
 
 _DIGIT = re.compile(r"[0-9０-９]")
-BM25_CANDIDATES = 40  # facts taken from the FTS5 index per question
+BM25_CANDIDATES = 40  # facts taken from the BM25 index per question, and most candidates that get features
+PRESELECT = 4  # more than this many times BM25_CANDIDATES: pre-selected by relation and attribute alone
 UNKNOWN_TERM_IDF = 2.0  # weight of a question term that no fact contains
 
 FEATURES = (
@@ -138,15 +140,23 @@ class Retriever:
                 ids[fid] = 1
         for fid, _ in self.bm25.search(query.terms, limit=limit):
             ids.setdefault(fid, 0)
-        ids = {fid: rel for fid, rel in ids.items()
-               if all(self.relates(self.kb.facts[fid], ward) is not None for ward in query.constraints)}
-        full = self.bm25.scores(query.terms, ids) if query.terms else {}
+        if query.constraints:
+            ids = {fid: rel for fid, rel in ids.items()
+                   if all(self.relates(self.kb.facts[fid], ward) is not None for ward in query.constraints)}
         if len(ids) > limit:
+            facts = self.kb.facts
             asked = satisfying(query.cues) | set(query.primary) | set(query.secondary) | {
                 a for name in query.hinted for a in attributes().intents[name][0]}
-            keep = sorted(ids, key=lambda fid: (-ids[fid], self.kb.facts[fid].attribute not in asked,
-                                                -full.get(fid, 0.0), fid))[:limit]
+            if len(ids) > PRESELECT * limit:  # a much-described entity: its facts of the asked attributes first
+                keep = heapq.nsmallest(PRESELECT * limit, ids,
+                                       key=lambda fid: (-ids[fid], facts[fid].attribute not in asked, fid))
+                ids = {fid: ids[fid] for fid in keep}
+            full = self.bm25.scores(query.terms, ids) if query.terms else {}
+            keep = heapq.nsmallest(limit, ids, key=lambda fid: (-ids[fid], facts[fid].attribute not in asked,
+                                                                -full.get(fid, 0.0), fid))
             ids = {fid: ids[fid] for fid in keep}
+        else:
+            full = self.bm25.scores(query.terms, ids) if query.terms else {}
         rest = self.bm25.scores(query.rest_terms, ids) if query.rest_terms else {}
         best = max((full.get(fid, 0.0) for fid in ids), default=0.0) or 1.0
         best_rest = max(rest.values(), default=0.0) or 1.0

@@ -269,3 +269,20 @@ def test_worker_pids_are_the_children_or_the_process_itself():
             if pid != parent.pid:
                 os.kill(pid, 15)
         parent.wait(timeout=10)
+
+
+def test_replicated_knowledge_base_holds_every_fact_that_many_times(kb_path, tmp_path):
+    from bench.answer_scale import replicate
+    from knowledge.answer import Answerer
+    from knowledge.kb import KnowledgeBase
+
+    target = tmp_path / "kb-x3.sqlite"
+    facts = replicate(kb_path, target, 3)
+    original = KnowledgeBase(kb_path)
+    assert facts == 3 * len(original.facts)
+    copy = KnowledgeBase(target)
+    assert copy.facts["001-kuminka-duties~2"].text == original.facts["001-kuminka-duties"].text
+    # the copies are indexed (FTS5 too) and the lookup still answers from them
+    assert any(f.id.endswith("~1") for f, _ in copy.search_facts("区民課 戸籍 住民票", limit=10))
+    answer = Answerer(copy).answer("国民年金の手続きはどこの課ですか", "ask_counter")
+    assert answer.status == "answered" and "保険年金課" in answer.text
