@@ -11,7 +11,7 @@
 # (SANIC_WORKERS overrides it).  Workers need a lock store they share, so that
 # one conversation's turns run in order whichever worker takes them: Redis.
 # When REDIS_URL is not set, this script starts a redis-server of its own that
-# listens only on a Unix socket in results/run/ (mode 0700; nothing saved to
+# listens only on a Unix socket in results/run/PORT/ (mode 0700; nothing saved to
 # disk), installing Debian's redis-server first when it is missing.  The same
 # Redis holds the per-sender rate limit and LINE's redelivery memory, so they
 # hold across workers.  When Redis cannot be had, the Rasa server runs one worker.
@@ -23,7 +23,7 @@ ACTIONS_PORT=${ACTIONS_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
 # the pages that may open the widget's socket (and get CORS): by default the demo page's own origin
 export WIDGET_ORIGINS=${WIDGET_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}
-RUN_DIR=results/run
+RUN_DIR=${RUN_DIR:-results/run/$RASA_PORT}  # one per Rasa port: several runs may share the checkout
 workers=${SANIC_WORKERS:-$(nproc)}
 children=()
 trap 'for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT INT TERM
