@@ -49,6 +49,7 @@ NLU_SCORE = 90.0  # match score given to an entity that only the NLU found
 OFFICE = "区役所"  # the ward office in general: named, it starts a topic of its own
 PREDICATE_POS = {"動詞", "形容詞", "形状詞"}
 UNINFORMATIVE_NOUNS = {"副詞可能", "助数詞可能", "助数詞"}
+IDENTIFYING_DIGITS = 3  # a number this long in a question is what it is about (044-200-2309), not a count
 SENTENCE_ENDS = ("。", "！", "？", "!", "?", "\n")
 # what an event notice gives (an event's details; not its overview)
 EVENT_ATTRIBUTES = {"date", "time", "doors_open", "venue", "address", "access", "eligibility", "capacity", "reward",
@@ -347,6 +348,11 @@ class Understander:
             if m.pos not in analyzer.CONTENT_POS or m.normalized in analyzer.STOP_TERMS:
                 continue
             surface, norm = fold(m.surface), fold(m.normalized)
+            if _DIGITS.match(surface) and len(surface) >= IDENTIFYING_DIGITS:
+                # a number that identifies something (a phone number's digits, a room): specific content
+                content.append((surface, surface))
+                query.content_nouns += 1
+                continue
             if _DIGITS.match(surface) or _KANA_OR_LATIN.match(surface):
                 continue
             if any(surface in e or e in surface for e in explained if e):

@@ -261,7 +261,7 @@ SECRETS = ["090-1234-5678", "taro.yamada@example.jp", "1234 5678 9012", "１２�
 PII_QUESTION = ("住民票はどこで取れますか。電話は090-1234-5678、メールはtaro.yamada@example.jp、"
                 "マイナンバーは1234 5678 9012（カードは１２３４５６７８９０１２）、"
                 "住所は〒211-0004 川崎市中原区新丸子東3丁目1100番地12です")
-DISCRIMINATING_QUESTION = "044-200-2459はどこの電話番号ですか"  # masked, the knowledge base answers differently
+DISCRIMINATING_QUESTION = "044-200-2309はどこの電話番号ですか"  # masked, the knowledge base answers differently
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -46,11 +47,14 @@ def servers(redis_url, kb_path, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     env = {"KB_PATH": str(kb_path), "KUYAKUSHO_TODAY": "2026-11-21", "REDIS_URL": redis_url,
            "SANIC_WORKERS": str(WORKERS)}
-    with started(free_port(), free_port(), log_dir=logs, env=env, timeout=420) as running:
+    with started(free_port(), free_port(), log_dir=logs, env=env, timeout=420, api_token=API_TOKEN) as running:
         yield running
     for log in Path(logs).glob("*.log"):
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, f"exception in {log.name}:\n{text[-3000:]}"
+
+
+API_TOKEN = secrets.token_urlsafe(24)  # the tests read trackers through Rasa's HTTP API
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -143,7 +147,7 @@ def test_consecutive_turns_on_different_workers_keep_the_topic(on_each_worker):
     fourth = b.say(sender, "ありがとう")
     assert custom(fourth)["status"] == "smalltalk"
     for conn in (a, b):  # both workers read the same four turns
-        tracker = conn.request("GET", f"/conversations/{sender}/tracker")
+        tracker = conn.request("GET", f"/conversations/{sender}/tracker?token={API_TOKEN}")
         assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == \
                ["ミライプロジェクトのワークショップについて知りたい", "しめきりはいつ？", "場所は？", "ありがとう"]
         assert "ミライプロジェクト" in (tracker["slots"].get("topic") or "")
@@ -170,7 +174,7 @@ def test_turns_sent_to_both_workers_at_once_run_one_after_the_other(on_each_work
             thread.join(timeout=180)
     assert sorted(replies) == list(range(len(questions)))
     assert all(custom(r)["status"] == "answered" for r in replies.values()), replies
-    events = a.request("GET", f"/conversations/{sender}/tracker")["events"]
+    events = a.request("GET", f"/conversations/{sender}/tracker?token={API_TOKEN}")["events"]
     turns = [e.get("text") if e["event"] == "user" else e.get("name") for e in events
              if e["event"] == "user" or (e["event"] == "action" and e.get("name") == "action_answer")]
     assert sorted(turns[0::2]) == sorted(questions)  # every user turn stored once
