@@ -91,6 +91,18 @@ def test_kana_and_typo_input(web, page):
     assert not page.errors, page.errors
 
 
+def test_a_citizens_word_finds_the_duty_and_says_it_is_an_inference(web, page):
+    from playwright.sync_api import expect
+
+    page.goto(web + "/staff")
+    page.locator("#q").fill("婚姻届")
+    first = page.locator("#results .result").first
+    expect(first).to_contain_text("戸籍")
+    expect(first.locator(".inference")).to_contain_text("婚姻届は戸籍の届出です")
+    expect(first.locator(".inference")).to_contain_text("推定")
+    assert not page.errors, page.errors
+
+
 def test_browsing_tabs_by_keyboard(web, page):
     from playwright.sync_api import expect
 

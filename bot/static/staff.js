@@ -23,8 +23,12 @@
       var li = el("li", "card result");
       add(li,
         el("p", "fact", item.text),
-        el("p", "about", item.subject + "・" + (item.label || item.attribute)),
-        provenance(item, true));
+        el("p", "about", item.subject + "・" + (item.label || item.attribute)));
+      if (item.inference) {  // found through a citizen's word: general knowledge, not the documents'
+        add(li, el("p", "inference", "「" + item.inference.term + "」から：" + item.inference.reason +
+                   "（一般的な手続きの区分による推定）"));
+      }
+      add(li, provenance(item, true));
       results.appendChild(li);
     });
     searchStatus.textContent = items.length
