@@ -65,7 +65,9 @@ class MadeRun:
         self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_PORT": str(self.rasa_port),
                     "ACTIONS_PORT": str(self.actions_port), "WEB_PORT": str(self.web_port),
                     "TRACKER_DB": str(log.parent / f"tracker-{self.rasa_port}.db"), **(env or {})}
-        for name in ("RASA_API_TOKEN", "WIDGET_ORIGINS", "RASA_INTERFACE", "ACTIONS_INTERFACE", "REDIS_URL"):
+        # `make test` exports ACTION_ENDPOINT_URL for port 5055; run.sh derives it from ACTIONS_PORT
+        for name in ("ACTION_ENDPOINT_URL", "RASA_API_TOKEN", "WIDGET_ORIGINS", "RASA_INTERFACE",
+                     "ACTIONS_INTERFACE", "REDIS_URL"):
             if name not in (env or {}):
                 self.env.pop(name, None)
         self.proc: subprocess.Popen | None = None
