@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _MAX_CHUNK = 2000  # characters per Sudachi call; well below its byte limits even for expanding characters
+_CACHED_CHARS = 1000  # texts up to this long keep their analysis (morphemes)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _lock = threading.Lock()
 _SYMBOL = re.compile(r"^[\W_]+$")
@@ -68,10 +69,22 @@ def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
 
     Whitespace morphemes are dropped; offsets are character offsets into
     ``text``.  Long text is analysed in chunks of at most 4,000 characters.
+    The analyses of the last few hundred short texts (up to
+    ``_CACHED_CHARS`` characters) are kept: understanding one question reads
+    the same sentence in several ways.  A new list is returned each time.
     """
-    out: list[Morpheme] = []
     if not text or not text.strip():
-        return out
+        return []
+    return list(_cached(text, mode) if len(text) <= _CACHED_CHARS else _analyse(text, mode))
+
+
+@lru_cache(maxsize=512)
+def _cached(text: str, mode: str) -> tuple[Morpheme, ...]:
+    return _analyse(text, mode)
+
+
+def _analyse(text: str, mode: str) -> tuple[Morpheme, ...]:
+    out: list[Morpheme] = []
     tok = _tokenizer(mode)
     text = _SURROGATE.sub(" ", text)  # same length, so offsets hold
     for base in range(0, len(text), _MAX_CHUNK):
@@ -82,7 +95,7 @@ def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
         for surface, norm, reading, pos, begin, end in result:
             if surface.strip():
                 out.append(Morpheme(surface, norm, reading, pos[0], base + begin, base + end, (pos[1], pos[2])))
-    return out
+    return tuple(out)
 
 
 def _is_kana(text: str) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .kb import FactRow
 from .retrieve import Candidate, satisfying
@@ -61,9 +62,16 @@ class LinearModel:
     weights: tuple[float, ...]
     bias: float
 
+    @cached_property
+    def weight_of(self) -> dict[str, float]:
+        """Feature name -> weight."""
+        return dict(zip(self.features, self.weights, strict=True))
+
     def logit(self, values: dict[str, float]) -> float:
-        """``w · x + b`` for feature dict ``values`` (missing features are 0)."""
-        return self.bias + sum(w * values.get(name, 0.0) for name, w in zip(self.features, self.weights, strict=True))
+        """``w · x + b`` for feature dict ``values`` (missing features are 0;
+        features the model does not know are ignored)."""
+        weight_of = self.weight_of
+        return self.bias + sum(weight_of.get(name, 0.0) * x for name, x in values.items() if x)
 
     def probability(self, values: dict[str, float]) -> float:
         """The model's probability (0..1) for feature dict ``values``."""

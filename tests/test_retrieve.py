@@ -1,10 +1,14 @@
 """Retrieval and ranking: candidates from the indexes, BM25, features
 (questions written for these tests)."""
+import heapq
+import math
+import random
+
 import pytest
 from conftest import TODAY
 
-from knowledge.bm25 import BM25Index
-from knowledge.retrieve import BM25_CANDIDATES, FEATURES
+from knowledge.bm25 import K1, B, BM25Index
+from knowledge.retrieve import BM25_CANDIDATES, FEATURES, preselect
 
 
 @pytest.fixture
@@ -45,6 +49,40 @@ def test_in_memory_bm25_ranks_as_fts5_does(kb):
         ours = [fid for fid, _ in index.search(terms, 5)]
         fts = [f.id for f, _ in kb.search_fact_terms(terms, 5)]
         assert ours[:3] == fts[:3], question
+
+
+def test_bm25_search_is_the_textbook_formula_best_first_ties_by_id():
+    docs = {"d": ["区役所", "窓口"], "a": ["区役所", "窓口"], "c": ["区役所"], "b": ["支所", "窓口", "時間"], "e": []}
+    index = BM25Index(docs)
+    average = sum(len(t) for t in docs.values()) / len(docs)
+
+    def bm25(doc, terms):
+        total = 0.0
+        for term in terms:
+            n = sum(term in t for t in docs.values())
+            if term in docs[doc]:
+                idf = max(math.log((len(docs) - n + 0.5) / (n + 0.5)), 1e-6)
+                total += idf * (K1 + 1) / (1 + K1 * (1 - B + B * len(docs[doc]) / average))
+        return total
+
+    found = index.search(["窓口", "区役所", "未知語"], limit=3)
+    assert [d for d, _ in found] == ["a", "d", "c"]  # a and d tie: by id
+    assert all(math.isclose(score, bm25(d, ["窓口", "区役所"])) for d, score in found)
+    assert index.search(["未知語"]) == [] and index.search(["窓口"], limit=0) == []
+    assert index.scores(["時間"], ["a", "b", "zzz"]) == {"b": pytest.approx(bm25("b", ["時間"]))}
+
+
+def test_preselect_orders_by_relation_then_asked_attribute_then_id():
+    class Fact:
+        def __init__(self, attribute):
+            self.attribute = attribute
+
+    rng = random.Random(7)
+    facts = {f"f{i:03d}": Fact(rng.choice(["venue", "handled_by", "time"])) for i in range(300)}
+    ids = {fid: rng.choice([0, 1]) for fid in rng.sample(sorted(facts), 200)}
+    for n in (1, 40, 160, 500):
+        expected = heapq.nsmallest(n, ids, key=lambda fid: (-ids[fid], facts[fid].attribute not in {"venue"}, fid))
+        assert preselect(ids, facts, {"venue"}, n) == expected
 
 
 def test_the_ranker_puts_the_asked_attribute_of_the_named_subject_first(candidates, answerer):
