@@ -289,7 +289,7 @@ def render(res: dict) -> str:
              "", "Systems compared, on the same questions and the same knowledge base (`knowledge/kb.sqlite`):", ""]
     lines += [
         "1. **this project**, as `make run` starts it: `config.yml` (SudachiTokenizer, regex/lookup, lexical and "
-        "count features, a small DIET, fallback; RulePolicy and MemoizationPolicy) → rules → `action_answer` → "
+        "count features, DIET, fallback; RulePolicy and MemoizationPolicy) → rules → `action_answer` → "
         "`knowledge.answer`; one Sanic worker per CPU with the Redis lock store, Rasa's action-reply schema "
         "checked once (`bot/rasa_patches.py`), SQLite tracker store in WAL mode, selective domain.",
         "2. **today**: the configuration before issue #12, measured in the same run: `bench/config_today.yml` "
