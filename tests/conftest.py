@@ -132,6 +132,22 @@ def web(kb_path, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """``REDIS_URL`` (``unix://.../redis.sock?db=0``) of a throw-away
+    redis-server on a Unix socket, as ``make run`` starts it
+    (``bot.servers.redis_on_socket``), stopped at the end of the module;
+    skips when redis-server is not installed (``make test`` installs it)."""
+    import shutil
+
+    from bot.servers import redis_on_socket
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed: run scripts/install_redis.sh (make test does)")
+    with redis_on_socket(tmp_path_factory.mktemp("redis")) as redis:
+        yield redis.url
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (never a downloaded browser).
 

@@ -143,18 +143,6 @@ def test_sanic_workers(value, workers):
 
 # ---- several processes on a real Redis (redis-server on a Unix socket)
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    import shutil
-
-    from bot.servers import redis_on_socket
-
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed: run scripts/install_redis.sh (make test does)")
-    with redis_on_socket(tmp_path_factory.mktemp("redis")) as redis:
-        yield redis.url
-
-
 def real_store(url):
     return RequeueingRedisLockStore(EndpointConfig(url=url, key_prefix="test"))
 

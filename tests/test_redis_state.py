@@ -1,9 +1,9 @@
 """The REST rate limit and LINE's event dedup, in process and in Redis (bot/channels/redis_state.py).
 
-The Redis tests run against a real ``redis-server`` on loopback
-(tests/redis_server.py) and are skipped when it is not installed.  Two
-limiter or dedup objects stand for two Rasa processes: they share nothing but
-Redis.  tests/test_shared_limits.py does the same with two real Rasa servers.
+The Redis tests run against a real ``redis-server`` on a Unix socket (the
+``redis_url`` fixture of conftest.py) and are skipped when it is not
+installed.  Two limiter or dedup objects stand for two Rasa processes: they
+share nothing but Redis.  tests/test_shared_limits.py does the same with two real Rasa servers.
 """
 from __future__ import annotations
 
@@ -13,23 +13,12 @@ import time
 
 import pytest
 from conftest import free_port
-from redis_server import REDIS_SERVER, SKIP_REASON, RedisServer
 
 from bot.channels.line import LineInput
 from bot.channels.line_api import RecentIds
 from bot.channels.redis_state import RedisRecentIds, RedisSlidingWindowLimiter
 from bot.channels.rest import RATE_LIMITED_TEXT, RestInput, SlidingWindowLimiter
 from bot.servers import ROOT
-
-needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason=SKIP_REASON)
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    if REDIS_SERVER is None:
-        pytest.skip(SKIP_REASON)
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server.url
 
 
 def run(coro):
@@ -42,7 +31,6 @@ async def allow_all(limiter, key, n):
 
 # --------------------------------------------------------------------------- the limiter
 
-@needs_redis
 def test_redis_limiter_is_a_sliding_window(redis_url):
     limiter = RedisSlidingWindowLimiter(redis_url, 3, 1.0, prefix="t1")
     assert run(allow_all(limiter, "a", 4)) == [True, True, True, False]
@@ -51,7 +39,6 @@ def test_redis_limiter_is_a_sliding_window(redis_url):
     assert run(allow_all(limiter, "a", 4)) == [True, True, True, False]
 
 
-@needs_redis
 def test_redis_limiter_is_shared_and_atomic(redis_url):
     """Two limiters (two processes) share one count; 40 concurrent messages get exactly 5 through."""
     a = RedisSlidingWindowLimiter(redis_url, 5, 60.0, prefix="t2")
@@ -66,7 +53,6 @@ def test_redis_limiter_is_shared_and_atomic(redis_url):
     assert sum(run(burst())) == 5
 
 
-@needs_redis
 def test_redis_limiter_keys_hide_the_sender_and_expire(redis_url):
     import redis
 
@@ -96,7 +82,6 @@ def test_limiters_refuse_bad_settings():
 
 # --------------------------------------------------------------------------- the dedup
 
-@needs_redis
 def test_redis_recent_ids_are_shared_and_expire(redis_url):
     a, b = RedisRecentIds(redis_url, ttl=1, prefix="t4"), RedisRecentIds(redis_url, ttl=1, prefix="t4")
     assert run(a.seen("ev-1")) is False
@@ -129,7 +114,6 @@ def test_channels_choose_their_backend(monkeypatch):
     assert isinstance(channels["line"].recent_events, RedisRecentIds)
 
 
-@needs_redis
 def test_rest_channel_limit_holds_across_two_channels(redis_url):
     from test_fuzz_rest import run_turn
 
@@ -144,7 +128,6 @@ def test_rest_channel_limit_holds_across_two_channels(redis_url):
     assert run_turn(second, "text+status", sender="r2")[0]["text"] == "答え"
 
 
-@needs_redis
 def test_line_channel_drops_an_event_another_channel_saw(redis_url):
     first, second = (LineInput("secret", "token", redis_url=redis_url) for _ in range(2))
     first.recent_events.prefix = second.recent_events.prefix = "t6"

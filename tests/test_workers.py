@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import threading
 import time
 import uuid
@@ -24,20 +23,11 @@ import pytest
 from conftest import custom, free_port, texts
 
 from bench.memory import descendants
-from bot.servers import ROOT, redis_on_socket, started
+from bot.servers import ROOT, started
 
 pytestmark = pytest.mark.integration
 MODEL = ROOT / "models" / "kuyakusho.tar.gz"
 WORKERS = 2
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """``REDIS_URL`` of a redis-server on a Unix socket (stopped at the end)."""
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server not installed: run scripts/install_redis.sh (make test does)")
-    with redis_on_socket(tmp_path_factory.mktemp("redis")) as redis:
-        yield redis.url
 
 
 @pytest.fixture(scope="module")
