@@ -406,7 +406,9 @@ class Understander:
         if query.elliptical and topic not in query.subject_names and topic != OFFICE:
             query.context = [topic]
             query.terms += [t for t in self.expansion(topic) if t not in query.terms]
-            if previous_intent in self.table.intents:
+            # what is asked carries over only to a bare 「Xは？」, which asks nothing in its own words
+            # (no asking word such as どこ, 何課, 手続き, いつ)
+            if previous_intent in self.table.intents and not query.hinted:
                 query.intent = previous_intent
                 query.primary, query.secondary = self.table.intents.get(previous_intent, ((), ()))
                 query.intent_weights = {previous_intent: 1.0}

@@ -42,6 +42,14 @@ def test_a_bare_name_asks_the_previous_question_about_it(understand):
     assert query.subject_names == ["支所・区民センター"] and query.context == ["住民票"]
 
 
+def test_a_question_that_asks_in_its_own_words_keeps_its_own_intent(understand):
+    # the turn before asked for a date; this one says what it asks (どこ, 何課, 手続き)
+    for question in ("介護保険の手続きはどこでできますか", "児童手当の相談はどこの課ですか"):
+        query = understand(question, "ask_counter", topic="印鑑登録", previous_intent="ask_datetime")
+        assert query.intent == "ask_counter", question
+
+
+
 def test_a_question_naming_nothing_about_an_events_details_assumes_the_current_event(understand):
     query = understand("会場はどこ？", "ask_venue")
     assert query.assumed == WORKSHOP and query.context == [WORKSHOP] and not query.subjects
