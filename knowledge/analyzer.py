@@ -68,7 +68,7 @@ def morphemes(text: str, mode: str = "C") -> list[Morpheme]:
     """Sudachi morphemes of ``text`` in split mode ``mode`` ("A", "B", "C").
 
     Whitespace morphemes are dropped; offsets are character offsets into
-    ``text``.  Long text is analysed in chunks of at most 4,000 characters.
+    ``text``.  Long text is analysed in chunks of ``_MAX_CHUNK`` characters.
     The analyses of the last few hundred short texts (up to
     ``_CACHED_CHARS`` characters) are kept: understanding one question reads
     the same sentence in several ways.  A new list is returned each time.
