@@ -58,6 +58,19 @@ class Attributes:
         """Whether ``folded_question`` holds one of the ``question_words`` of ``kind``."""
         return any(word in folded_question for word in self.question_words.get(kind, ()))
 
+    def kind(self, attribute: str) -> str:
+        """The kind of question a fact of ``attribute`` answers: the first
+        intent (in the table's order) that lists it as primary, else
+        ``"other"`` (handled_by -> ask_counter, history -> ask_history)."""
+        for intent, (primary, _) in self.intents.items():
+            if attribute in primary:
+                return intent
+        return "other"
+
+    def kinds(self) -> tuple[str, ...]:
+        """Every value ``kind`` can return: the intents, then ``"other"``."""
+        return (*self.intents, "other")
+
     def label(self, attribute: str) -> str:
         """The Japanese label of ``attribute`` (the attribute itself when it has none)."""
         return self.labels.get(attribute, attribute)

@@ -14,7 +14,8 @@
    score, squashed to 0..1, orders them).
 4. **Answer or not**: the trained answerability classifier (logistic
    regression over the best candidate's ranker score, the next one's, and
-   the features that say whether the fact is about what is asked) gives the
+   the features that say whether the fact is about what is asked, and the
+   kind of question the fact answers: ``Attributes.kind``) gives the
    probability that answering with it is right; below the
    threshold the reply is "not in the documents".  The threshold was chosen
    on held-out folds of the training questions for a wrong answer costing
@@ -34,13 +35,14 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .attributes import attributes
 from .kb import FactRow
 from .retrieve import Candidate, satisfying
 from .understand import Query
 
 WRONG_ANSWER_COST = 2.0  # a wrong answer costs this many needless declines (decides the threshold)
 MAX_FACTS = 4  # most facts one answer says
-DECISION_FEATURES = (
+_BASE_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
     # mismatches that make a close fact a wrong answer
@@ -51,6 +53,11 @@ DECISION_FEATURES = (
     "plan_future",
     "year_mismatch", "precision_missed", "number_missed",
 )
+# the kind of question the best fact answers (``Attributes.kind``: handled_by -> ask_counter), alone and when
+# the fact is about what is named and of the attribute asked: a counter fact about the named duty answers
+# "which counter" whole, a procedure fact about it often only in part
+DECISION_FEATURES = _BASE_FEATURES + tuple(f"{prefix}_{kind}" for prefix in ("kind", "direct_kind")
+                                           for kind in attributes().kinds())
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,9 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     cand = ranked[index]
     values = {name: cand.features.get(name, 0.0) for name in DECISION_FEATURES}
     values["top"] = cand.score
+    kind = attributes().kind(cand.fact.attribute)
+    values[f"kind_{kind}"] = 1.0
+    values[f"direct_kind_{kind}"] = values["direct"]
     values["carried"] = float(query.carried)
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0

@@ -261,6 +261,7 @@ class Understander:
         inferences = self.vocabulary.find(folded, taken)
         primary, secondary = table.intents.get(intent or "", ((), ()))
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
+        names += self.modifier_spans(text, names)
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
@@ -272,12 +273,39 @@ class Understander:
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
         self._read_terms(query, text, explained, names)
-        self._background(query, text)
+        self._background(query, text, matches)
         # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
         query.hinted |= {intent for word, intent in table.hints.items() if len(word) >= 3 and word in folded}
         self._apply_topic(query, topic, previous_intent, text)
         self._assume_event(query)
         return query
+
+    def modifier_spans(self, text: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+        """Spans (offsets in ``fold(text)``) of cue words that modify a noun
+        rather than ask for something: a cue followed by の and a noun that
+        is neither an asking word nor a cue (住所の届け, 受付時間の延長,
+        電話番号の変更).  In 「AのB」 the question is about B; 会場の住所 still
+        asks for the address.  ``names``: spans already taken by names."""
+        table = self.table
+        folded = fold(text)
+        cues = table.cue_matches(folded, names)
+        if not cues:
+            return []
+        at = _folded_offsets(text)
+        words = analyzer.morphemes(text, "C")
+        starts = {at[m.start]: i for i, m in enumerate(words)}
+        spans = []
+        for start, end, _ in cues:
+            i = starts.get(end)
+            if i is None or i + 1 >= len(words) or words[i].surface != "の":
+                continue
+            head = words[i + 1]
+            head_at = at[head.start]
+            if head.pos not in NOUN_POS or fold(head.normalized) in table.asking_words \
+                    or fold(head.surface) in table.asking_words or any(s == head_at for s, _, _ in cues):
+                continue
+            spans.append((start, end))
+        return spans
 
     def current_event(self, today: dt.date) -> str | None:
         """The event a question about an event's details with no subject is
@@ -375,11 +403,13 @@ class Understander:
         query.elliptical = bool(query.subjects) and not has_predicate and not query.content and not query.cues
 
     @staticmethod
-    def _background(query: Query, text: str) -> None:
+    def _background(query: Query, text: str, matches: list[EntityMatch]) -> None:
         """Names given only in the context a citizen writes before the
         question (「結婚して引っ越します。婚姻届はどこに？」) are background when
         the question itself names something: they become context, not
-        subjects."""
+        subjects; a ward named only there (「高津区に住んでいます。介護保険の
+        申請はどこで？」) is where the citizen lives, not a constraint on the
+        facts."""
         start = final_sentence_start(text)
         if start == 0:
             return
@@ -388,6 +418,11 @@ class Understander:
         if asked and len(asked) < len(query.subjects):
             query.context += [s.name for s in query.subjects if s not in asked]
             query.subjects = asked
+        if asked or query.office:
+            in_question = {m.name for m in matches if m.start < 0 or m.start >= focus_at}
+            background = [w for w in query.constraints if w not in in_question]
+            query.constraints = [w for w in query.constraints if w in in_question]
+            query.context += [w for w in background if w not in query.context]
 
     def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:
         if not topic or topic not in self.kb.entities:

@@ -58,3 +58,23 @@ def test_what_the_documents_do_not_give_is_declined(ask, question, intent):
 def test_what_the_documents_give_is_answered(ask, question, intent, key):
     answer = ask(question, intent)
     assert answer.status == "answered" and key in answer.text
+
+
+def test_the_classifier_sees_what_kind_of_question_the_fact_answers(answerer):
+    # a counter fact about the named duty answers "which counter" whole; the classifier gets its kind
+    from knowledge.decide import decision_features
+
+    query = answerer.understander.understand("国民年金はどこの課ですか", "ask_counter")
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))
+    values = decision_features(ranked, query)
+    assert ranked[0].fact.attribute == "handled_by"
+    assert values["kind_ask_counter"] == 1.0 and values["direct_kind_ask_counter"] == 1.0
+    assert sum(v for name, v in values.items() if name.startswith("kind_")) == 1.0
+
+
+def test_a_fact_kind_is_the_first_intent_that_asks_for_it():
+    from knowledge.attributes import attributes
+
+    table = attributes()
+    assert table.kind("handled_by") == "ask_counter" and table.kind("history") == "ask_history"
+    assert table.kind("required_documents") == "other" and table.kinds()[-1] == "other"

@@ -87,3 +87,19 @@ def test_context_before_the_question_is_kept_apart_from_its_focus(understand):
 
 def test_place_names_where_the_citizen_lives_are_not_unknown_things(understand):
     assert understand("横浜に住んでいますが参加できますか", "ask_eligibility").unknown == []
+
+
+@pytest.mark.parametrize("question, cue", [
+    ("住所の届けはどこで出しますか", None),        # 住所 modifies 届け: the question is about the notification
+    ("受付時間の延長はいつからですか", None),
+    ("会場の住所はどこですか", "address"),          # the cue is what is asked
+    ("参加費の金額はいくらですか", "fee"),           # followed by another cue word, not by what it modifies
+])
+def test_a_cue_word_that_modifies_a_noun_is_not_what_is_asked(understand, question, cue):
+    assert understand(question).cues == ((cue,) if cue else ())
+
+
+def test_a_ward_named_only_before_the_question_is_where_the_citizen_lives(understand):
+    query = understand("高津区に住んでいます。介護保険の申請は区役所のどこですか", "ask_counter")
+    assert query.constraints == [] and "高津区" in query.context
+    assert understand("高津区の介護保険の窓口はどこですか", "ask_counter").constraints == ["高津区"]
