@@ -79,10 +79,15 @@ def _train(args) -> int:
 
 def _export(args) -> int:
     from .build import DEFAULT_DB
+    from .intent_examples import DEFAULT_OUT as EXAMPLES_OUT
+    from .intent_examples import export_intent_examples
     from .lexicon import DEFAULT_OUT, export_nlu
 
-    count = export_nlu(args.db or DEFAULT_DB, args.out or DEFAULT_OUT)
+    db = args.db or DEFAULT_DB
+    count = export_nlu(db, args.out or DEFAULT_OUT)
     print(f"wrote {count} variants to {args.out or DEFAULT_OUT}")
+    count = export_intent_examples(db, args.examples_out or EXAMPLES_OUT)
+    print(f"wrote {count} intent examples to {args.examples_out or EXAMPLES_OUT}")
     return 0
 
 
@@ -169,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default=None)
     p.add_argument("--report-only", action="store_true", help="only print the figures of the stored model")
     p.set_defaults(func=_train)
-    p = sub.add_parser("export", help="write the NLU lookup tables and synonyms")
+    p = sub.add_parser("export", help="write the NLU lookup tables and synonyms, and the labelled questions' "
+                                      "training split as intent examples")
     p.add_argument("--db", default=None)
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="lookup file (default bot/data/nlu/lookups.yml)")
+    p.add_argument("--examples-out", default=None, help="intent examples (default bot/data/nlu/ask_labelled.yml)")
     p.set_defaults(func=_export)
     args = parser.parse_args(argv)
     try:

@@ -51,7 +51,7 @@ _BASE_FEATURES = (
     "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
     "plan_future",
-    "year_mismatch", "precision_missed", "number_missed",
+    "year_mismatch", "precision_missed", "number_missed", "unknown_only",
 )
 # the kind of question the best fact answers (``Attributes.kind``: handled_by -> ask_counter), alone and when
 # the fact is about what is named and of the attribute asked: a counter fact about the named duty answers
@@ -148,6 +148,8 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values[f"kind_{kind}"] = 1.0
     values[f"direct_kind_{kind}"] = values["direct"]
     values["carried"] = float(query.carried)
+    # it names only things the documents never use (犬の登録): the facts found share its other words at most
+    values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0
     group = Decider.group_of(cand.fact.attribute, query)

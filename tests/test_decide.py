@@ -78,3 +78,14 @@ def test_a_fact_kind_is_the_first_intent_that_asks_for_it():
     table = attributes()
     assert table.kind("handled_by") == "ask_counter" and table.kind("history") == "ask_history"
     assert table.kind("required_documents") == "other" and table.kinds()[-1] == "other"
+
+
+def test_the_classifier_knows_when_only_unknown_things_are_named(answerer):
+    from knowledge.decide import decision_features
+
+    query = answerer.understander.understand("犬を飼い始めました。犬の登録はどこでしますか", "ask_counter")
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))
+    assert decision_features(ranked, query)["unknown_only"] == 1.0
+    query = answerer.understander.understand("印鑑登録はどこでしますか", "ask_counter")
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))
+    assert decision_features(ranked, query)["unknown_only"] == 0.0
