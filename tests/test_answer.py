@@ -157,3 +157,10 @@ def test_question_naming_two_subjects_is_answered_for_both(ask):
     answer = ask("コンビニ交付と柿生分庁舎はいつから？", "ask_history")
     assert answer.status == "answered"
     assert "コンビニ交付" in answer.text and "柿生分庁舎" in answer.text
+
+
+def test_a_moving_notification_is_a_resident_record_notification_said_as_such(ask):
+    # 転入届 -> 住所変更の届出, a 住民票 notification (general knowledge, said so) -> 区民課 (the org chart)
+    answer = ask("来月この区に引っ越してきます。転入届はどこの窓口に出せばいいですか", "ask_counter")
+    assert answer.status == "answered"
+    assert "区民課" in answer.text and "住民票" in answer.text and "一般的な手続きの区分" in answer.text
