@@ -162,6 +162,29 @@ def _folded_offsets(text: str) -> list[int]:
     return out
 
 
+CONDITION_NOUNS = {"とき", "時", "場合", "際"}  # after a predicate, they end a clause of time or condition
+CONDITION_FORMS = {"たら", "ば", "なら"}  # conditional endings (言われたら, 変われば)
+ASKING_AFTER_CONDITION = {"いい", "良い", "よい", "よろしい", "宜しい"}  # 「すればいい」 asks; it sets no condition
+
+
+def situation_end(words: list[analyzer.Morpheme]) -> int | None:
+    """Character offset (in the analysed text) where the last clause of time
+    or condition among ``words`` ends, when a main clause follows it; None
+    when there is none.  「言われたとき、どう…」 -> after とき; 「どうすれば
+    いいですか」 sets no condition."""
+    end = None
+    for i, m in enumerate(words[:-1]):
+        after = words[i + 1]
+        if m.surface in CONDITION_NOUNS and i and words[i - 1].pos in PREDICATE_POS | {"助動詞"}:
+            end = m.end
+        elif m.surface in CONDITION_FORMS and m.pos in ("助詞", "助動詞") \
+                and after.surface not in ASKING_AFTER_CONDITION and after.normalized not in ASKING_AFTER_CONDITION:
+            end = m.end
+    if end is None or not any(m.start >= end and m.pos in analyzer.CONTENT_POS | {"代名詞"} for m in words):
+        return None
+    return end
+
+
 def final_sentence_start(text: str) -> int:
     """Offset in ``text`` where its final sentence starts (after the last
     。！？!? or line break that is not at the very end); 0 for one sentence."""
@@ -281,11 +304,19 @@ class Understander:
         return query
 
     def modifier_spans(self, text: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
-        """Spans (offsets in ``fold(text)``) of cue words that modify a noun
-        rather than ask for something: a cue followed by の and a noun that
-        is neither an asking word nor a cue (住所の届け, 受付時間の延長,
-        電話番号の変更).  In 「AのB」 the question is about B; 会場の住所 still
-        asks for the address.  ``names``: spans already taken by names."""
+        """Spans (offsets in ``fold(text)``) of cue words that do not say
+        what is asked:
+
+        * a cue that modifies a noun: followed by の and a noun that is neither
+          an asking word nor a cue (住所の届け, 受付時間の延長, 電話番号の変更);
+          in 「AのB」 the question is about B, and 会場の住所 still asks for the
+          address;
+        * a cue inside a clause of condition or time before the main clause
+          (「無理な要望を言われたとき、どう対応すれば」「締め切りを過ぎた場合は
+          どうなる」「住所が変われば」): it describes the situation; what is
+          asked follows.  「〜すればいい」 is the asking clause itself.
+
+        ``names``: spans already taken by names."""
         table = self.table
         folded = fold(text)
         cues = table.cue_matches(folded, names)
@@ -294,8 +325,13 @@ class Understander:
         at = _folded_offsets(text)
         words = analyzer.morphemes(text, "C")
         starts = {at[m.start]: i for i, m in enumerate(words)}
+        situation = situation_end(words)
+        situation_at = at[situation] if situation is not None else -1
         spans = []
         for start, end, _ in cues:
+            if end <= situation_at:
+                spans.append((start, end))
+                continue
             i = starts.get(end)
             if i is None or i + 1 >= len(words) or words[i].surface != "の":
                 continue

@@ -94,8 +94,12 @@ def test_place_names_where_the_citizen_lives_are_not_unknown_things(understand):
     ("受付時間の延長はいつからですか", None),
     ("会場の住所はどこですか", "address"),          # the cue is what is asked
     ("参加費の金額はいくらですか", "fee"),           # followed by another cue word, not by what it modifies
+    ("締め切りを過ぎた場合はどうなりますか", None),   # the situation, not what is asked
+    ("無理な要望を言われたとき、どう対応すればいいですか", None),
+    ("電話番号が変わったら何か届けがいりますか", None),
+    ("何を持っていけばいいですか", "required_documents"),  # 「〜ばいい」 asks; it sets no condition
 ])
-def test_a_cue_word_that_modifies_a_noun_is_not_what_is_asked(understand, question, cue):
+def test_a_cue_word_that_modifies_a_noun_or_sets_the_situation_is_not_what_is_asked(understand, question, cue):
     assert understand(question).cues == ((cue,) if cue else ())
 
 
