@@ -82,6 +82,23 @@ class Answerer:
         return bool(query.subjects or query.office or query.partial or query.cues
                     or any(fold(norm) in known for norm, _ in query.content))
 
+    def asks_for_source(self, question: str) -> bool:
+        """Whether ``question`` asks where the previous answer comes from
+        (「それってどの資料に書いてあるの」「出典は？」) and names nothing of
+        its own to ask about."""
+        query = self.understander.understand(question)
+        return self.understander.table.has("source", query.folded) and not (
+            query.subjects or query.office or query.partial or query.unknown or query.cues)
+
+    def previous_sources(self, sources: list[dict], topic: str | None = None) -> Answer:
+        """The reply naming the sources of the previous answer (see
+        ``Renderer.previous_sources``); with no ``sources`` (nothing answered
+        yet) a clarifying question, never facts picked by the words 資料 or
+        書いてある."""
+        if not sources:
+            return self.renderer.clarify()
+        return self.renderer.previous_sources(sources, topic)
+
     def cue_attributes(self, question: str) -> tuple[str, ...]:
         """Attributes named by cue words in ``question``."""
         return self.understander.table.cue_attributes(fold(question))

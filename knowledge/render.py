@@ -169,6 +169,15 @@ class Renderer:
         as_of = f"、{date_ja(source['as_of'])}時点" if source.get("as_of") else ""
         return f"出典：『{doc['title']}』{lines}{as_of}"
 
+    def previous_sources(self, sources: list[dict], topic: str | None = None) -> Answer:
+        """The reply to 「それってどの資料に書いてあるの」: the sources of the
+        previous answer (``sources`` as ``Answer.sources``), one 「出典：…」
+        line each; ``topic`` stays the conversation's topic."""
+        known = [s for s in sources if s.get("doc") in self.kb.documents and s.get("lines")]
+        lines = [self.cite(s) for s in known]
+        text = "\n".join(["先ほどの回答は、次の資料に基づいています。", *dict.fromkeys(lines)])
+        return Answer("answered", text, known, self.suggestions(topic), topic)
+
     # -- not found ---------------------------------------------------------------
     def not_found(self, decision: Decision) -> Answer:
         """"The documents do not say", what is missing, and a contact."""

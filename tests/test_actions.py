@@ -180,3 +180,33 @@ def test_unreadable_rating_gets_a_clear_reply(entities):
     assert events == []
     assert any("評価を受け付けられませんでした" in (m.get("text") or "") for m in messages)
     assert statuses(messages)[0]["status"] == "clarify"
+
+
+def test_asking_where_the_previous_answer_comes_from_names_its_sources():
+    messages, _ = run(ActionAnswer(), tracker("国民年金はどこの窓口？"))
+    (first,) = statuses(messages)
+    bot_events = [{"event": "bot", "text": m.get("text"), "data": {"custom": m.get("custom")}} for m in messages]
+    message = {"text": "それってどの資料に書いてあるの", "intent": {"name": "ask_overview", "confidence": 0.6},
+               "entities": []}
+    follow_up = Tracker("user-1", {"topic": "国民年金"}, message, bot_events, False, None, {}, "action_listen")
+    messages, events = run(ActionAnswer(), follow_up)
+    (status,) = statuses(messages)
+    assert status["status"] == "answered" and status["sources"] == first["sources"]
+    text = " ".join(m.get("text") or "" for m in messages)
+    assert "先ほどの回答" in text and "区役所改革の基本方針" in text and "保険年金課" not in text
+    assert events == []  # the topic stays
+
+
+def test_asking_for_a_source_before_any_answer_is_answered_as_a_question():
+    messages, _ = run(ActionAnswer(), tracker("それってどの資料に書いてあるの", "ask_overview"))
+    (status,) = statuses(messages)
+    assert status["status"] in ("not_found", "clarify")
+
+
+def test_a_source_question_after_a_decline_does_not_point_to_an_older_answer():
+    from bot.actions.answer import previous_sources
+
+    answered = {"event": "bot", "data": {"custom": {"status": "answered", "sources": [{"doc": "001"}]}}}
+    declined = {"event": "bot", "data": {"custom": {"status": "not_found", "sources": []}}}
+    assert previous_sources([answered]) == [{"doc": "001"}]
+    assert previous_sources([answered, {"event": "user"}, declined]) == []

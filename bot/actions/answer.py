@@ -69,6 +69,17 @@ def intent_ranking(message: dict) -> list[tuple[str, float]]:
             if (r.get("name") or "").startswith("ask_")]
 
 
+def previous_sources(events: list[dict]) -> list[dict]:
+    """The ``sources`` of the bot's previous turn in ``events`` (its status
+    message, see ``replies.send_status``) when that turn answered; [] when it
+    did not (a not_found reply has no source to point to) or there is none."""
+    for event in reversed(events):
+        custom = (event.get("data") or {}).get("custom") if event.get("event") == "bot" else None
+        if custom and custom.get("status"):
+            return list(custom.get("sources") or []) if custom["status"] == "answered" else []
+    return []
+
+
 def previous_intent(events: list[dict]) -> str | None:
     """The ``ask_*`` intent of the user turn before the latest one in
     ``events`` (a tracker's events), or None."""
@@ -107,6 +118,9 @@ class ActionAnswer(Action):
             send_status(dispatcher, "clarify", intent)
             return []
         values = tuple(str(e.get("value")) for e in message.get("entities") or [] if e.get("value"))
+        if answerer().asks_for_source(text):
+            send(dispatcher, answerer().previous_sources(previous_sources(tracker.events), topic), intent)
+            return []
         kb_intent = asked_intent(message)
         answer = answerer().answer(text, kb_intent, values, None if intent == "out_of_scope" else topic, today(),
                                    previous_intent(tracker.events), intent_ranking(message) or None)
