@@ -80,3 +80,9 @@ def test_no_dev_set_question_is_nlu_training_data():
             if "intent" in item:
                 written |= {" ".join(MARKUP.sub(r"\1", line[2:]).split()) for line in item["examples"].splitlines()}
     assert dev and not dev & written
+
+
+def test_a_named_ward_office_or_branch_is_a_facility(kb):
+    matcher = EntityMatcher(kb.lexicon)
+    assert annotate("中原区役所へはどう行けばいい", matcher) == "[中原区役所](facility)へはどう行けばいい"
+    assert annotate("向丘出張所で住民票はとれる？", matcher).startswith("[向丘出張所](facility)で")
