@@ -301,7 +301,19 @@ def direct_reply(parsed, text=None):
     dispatcher = CollectingDispatcher()
     tracker = Tracker("direct", {"topic": None}, message, [], False, None, {}, "action_listen")
     asyncio.run(action.run(dispatcher, tracker, {}))
-    return over_rest(dispatcher.messages)
+    # a domain response (utter_out_of_scope) is turned into its text by the Rasa server, not by rasa_sdk
+    return over_rest([{**m, "text": m.get("text") or response_text(m.get("response"))} for m in dispatcher.messages])
+
+
+def response_text(name: str | None) -> str | None:
+    """The text of domain response ``name`` (its only variant), as the Rasa server sends it."""
+    if not name:
+        return None
+    import yaml
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text(encoding="utf-8"))
+    (variant,) = domain["responses"][name]
+    return variant["text"]
 
 
 def over_rest(messages):
