@@ -20,6 +20,7 @@ import datetime as dt
 from .decide import Decider, Decision, Model
 from .entities import EntityMatch, fold
 from .kb import REBUILD, KnowledgeBase, KnowledgeBaseError
+from .normalize import normalize_query
 from .render import Answer, Renderer
 from .retrieve import Retriever
 from .understand import Understander
@@ -86,9 +87,10 @@ class Answerer:
         """Whether ``question`` asks where the previous answer comes from
         (「それってどの資料に書いてあるの」「出典は？」) and names nothing of
         its own to ask about."""
+        if not self.understander.table.has("source", fold(normalize_query(question))):
+            return False  # most turns: no second reading of the question
         query = self.understander.understand(question)
-        return self.understander.table.has("source", query.folded) and not (
-            query.subjects or query.office or query.partial or query.unknown or query.cues)
+        return not (query.subjects or query.office or query.partial or query.unknown or query.cues)
 
     def previous_sources(self, sources: list[dict], topic: str | None = None) -> Answer:
         """The reply naming the sources of the previous answer (see
