@@ -284,7 +284,7 @@ class Understander:
         inferences = self.vocabulary.find(folded, taken)
         primary, secondary = table.intents.get(intent or "", ((), ()))
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
-        names += self.modifier_spans(text, names)
+        names += self.non_asking_spans(text, names)
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
@@ -303,7 +303,7 @@ class Understander:
         self._assume_event(query)
         return query
 
-    def modifier_spans(self, text: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    def non_asking_spans(self, text: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
         """Spans (offsets in ``fold(text)``) of cue words that do not say
         what is asked:
 
