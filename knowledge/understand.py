@@ -185,11 +185,48 @@ def situation_end(words: list[analyzer.Morpheme]) -> int | None:
     return end
 
 
-def final_sentence_start(text: str) -> int:
-    """Offset in ``text`` where its final sentence starts (after the last
-    。！？!? or line break that is not at the very end); 0 for one sentence."""
-    body = text.rstrip("。．.！？!? \n")
-    return max(body.rfind(mark) for mark in SENTENCE_ENDS) + 1
+# a sentence asks when it ends in one of these or holds an interrogative (see sentence_asks)
+ASKING_ENDINGS = ("か", "かな", "かね", "ください", "下さい", "たい", "たいです", "ほしい", "欲しい", "教えて")
+INTERROGATIVES = {"どこ", "いつ", "何", "なに", "なん", "誰", "だれ", "どう", "どの", "どれ", "どんな", "どちら",
+                  "いくら", "いくつ", "何処", "何時"}
+INTERROGATIVE_POS = {"代名詞", "副詞", "連体詞", "名詞"}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets of the sentences of ``text``, each
+    ending after its marks (。！？!? or a line break); never empty."""
+    spans, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in SENTENCE_ENDS and (i + 1 == len(text) or text[i + 1] not in SENTENCE_ENDS):
+            if text[start:i].strip():
+                spans.append((start, i + 1))
+            start = i + 1
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans or [(0, len(text))]
+
+
+def sentence_asks(sentence: str) -> bool:
+    """True when ``sentence`` asks or requests something: it ends in ？ or ?,
+    in a question or request ending (か, ください, 〜たい), or holds an
+    interrogative (どこ, いつ, 何 …).  「普通車です」「中原区に住んでいます」
+    state."""
+    body = sentence.rstrip("。．.！!\n 　")
+    if body.endswith(("？", "?")):
+        return True
+    body = body.rstrip("？?ねよ〜ー")
+    return body.endswith(ASKING_ENDINGS) or any(
+        (m.surface in INTERROGATIVES or m.surface.startswith("何")) and m.pos in INTERROGATIVE_POS
+        for m in analyzer.morphemes(body, "C"))
+
+
+def question_span(text: str) -> tuple[int, int]:
+    """``(start, end)`` offsets in ``text`` of the sentence that asks: the
+    last sentence that asks (:func:`sentence_asks`), or the final sentence
+    when none does.  Context may come before it (「高津区に住んでいます。」)
+    or after it (「…取れますか。住所は中原区…です」)."""
+    spans = sentence_spans(text)
+    return next((span for span in reversed(spans) if sentence_asks(text[span[0]:span[1]])), spans[-1])
 
 
 class Understander:
@@ -314,7 +351,10 @@ class Understander:
         * a cue inside a clause of condition or time before the main clause
           (「無理な要望を言われたとき、どう対応すれば」「締め切りを過ぎた場合は
           どうなる」「住所が変われば」): it describes the situation; what is
-          asked follows.  「〜すればいい」 is the asking clause itself.
+          asked follows.  「〜すればいい」 is the asking clause itself;
+        * a cue in a sentence that does not ask (「…取れますか。電話は090-…
+          です」): only the question sentence (:func:`question_span`) says
+          what is asked.
 
         ``names``: spans already taken by names."""
         table = self.table
@@ -327,9 +367,10 @@ class Understander:
         starts = {at[m.start]: i for i, m in enumerate(words)}
         situation = situation_end(words)
         situation_at = at[situation] if situation is not None else -1
+        asking_start, asking_end = (at[i] for i in question_span(text))
         spans = []
         for start, end, _ in cues:
-            if end <= situation_at:
+            if end <= situation_at or start < asking_start or start >= asking_end:
                 spans.append((start, end))
                 continue
             i = starts.get(end)
@@ -404,7 +445,7 @@ class Understander:
         query.terms = terms
         content, unknown, rest, focus = [], [], [], []
         has_predicate = False
-        focus_start = final_sentence_start(text)
+        focus_start, focus_end = question_span(text)
         for m in analyzer.morphemes(text, "C"):
             query.hinted |= table.hinted_intents({fold(m.normalized), fold(m.surface)})
             if m.pos in PREDICATE_POS and fold(m.normalized) not in table.asking_words:
@@ -427,7 +468,7 @@ class Understander:
             content.append((m.normalized.lower(), m.reading))
             if m.pos in NOUN_POS:
                 query.content_nouns += 1
-            if m.start >= focus_start:
+            if focus_start <= m.start < focus_end:
                 focus.append((m.normalized.lower(), m.reading))
             if self.is_unknown(m):
                 unknown.append(m.surface)
@@ -440,24 +481,29 @@ class Understander:
 
     @staticmethod
     def _background(query: Query, text: str, matches: list[EntityMatch]) -> None:
-        """Names given only in the context a citizen writes before the
-        question (「結婚して引っ越します。婚姻届はどこに？」) are background when
-        the question itself names something: they become context, not
-        subjects; a ward named only there (「高津区に住んでいます。介護保険の
-        申請はどこで？」) is where the citizen lives, not a constraint on the
-        facts."""
-        start = final_sentence_start(text)
-        if start == 0:
+        """Names given only in the context a citizen writes around the
+        question (「結婚して引っ越します。婚姻届はどこに？」, 「住民票はどこで
+        取れますか。住所は中原区…です」) are background when the question
+        itself names something: they become context, not subjects; a ward
+        named only there (「高津区に住んでいます。介護保険の申請はどこで？」)
+        is where the citizen lives, not a constraint on the facts."""
+        start, end = question_span(text)
+        if (start, end) == (0, len(text)):
             return
-        focus_at = _folded_offsets(text)[start]
-        asked = [s for s in query.subjects if s.start < 0 or s.start >= focus_at]
+        at = _folded_offsets(text)
+        start, end = at[start], at[end]
+
+        def in_question(offset: int) -> bool:
+            return offset < 0 or start <= offset < end
+
+        asked = [s for s in query.subjects if in_question(s.start)]
         if asked and len(asked) < len(query.subjects):
             query.context += [s.name for s in query.subjects if s not in asked]
             query.subjects = asked
         if asked or query.office:
-            in_question = {m.name for m in matches if m.start < 0 or m.start >= focus_at}
-            background = [w for w in query.constraints if w not in in_question]
-            query.constraints = [w for w in query.constraints if w in in_question]
+            named = {m.name for m in matches if in_question(m.start)}
+            background = [w for w in query.constraints if w not in named]
+            query.constraints = [w for w in query.constraints if w in named]
             query.context += [w for w in background if w not in query.context]
 
     def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:

@@ -3,6 +3,8 @@
 import pytest
 from conftest import TODAY
 
+from knowledge.understand import question_span
+
 WORKSHOP = "区役所ミライプロジェクト地域ワークショップ"
 
 
@@ -107,3 +109,21 @@ def test_a_ward_named_only_before_the_question_is_where_the_citizen_lives(unders
     query = understand("高津区に住んでいます。介護保険の申請は区役所のどこですか", "ask_counter")
     assert query.constraints == [] and "高津区" in query.context
     assert understand("高津区の介護保険の窓口はどこですか", "ask_counter").constraints == ["高津区"]
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("住民票はどこで取れますか。電話は090-1111-2222です", "住民票はどこで取れますか。"),
+    ("高津区に住んでいます。介護保険の申請はどこで？", "介護保険の申請はどこで？"),
+    ("証明書は日曜も出ますか？平日は仕事なんです", "証明書は日曜も出ますか？"),
+    ("婚姻届を出したい。来月結婚します", "婚姻届を出したい。"),
+    ("来月結婚します。よろしくお願いします", "よろしくお願いします"),  # nothing asks: the final sentence
+])
+def test_the_sentence_that_asks_is_the_question(text, asked):
+    start, end = question_span(text)
+    assert text[start:end] == asked
+
+
+def test_what_a_citizen_states_after_the_question_is_context(understand):
+    query = understand("介護保険の申請はどこの窓口ですか。電話は044-000-0000、住所は中原区です", "ask_counter")
+    assert query.constraints == [] and "中原区" in query.context
+    assert query.cues == () and "介護保険" in query.subject_names
