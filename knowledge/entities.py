@@ -8,6 +8,7 @@ canonical name.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,8 @@ from itertools import chain
 from rapidfuzz import fuzz, process
 
 from .normalize import compact
+
+_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ffー]+")
 
 
 @lru_cache(maxsize=8192)
@@ -26,6 +29,9 @@ def fold(text: str) -> str:
 
 FUZZY_MIN_CHARS = 4  # variants shorter than this are matched exactly only
 FUZZY_CUTOFF = 74.0  # rapidfuzz partial_ratio score (0-100)
+# kana-only variants shorter than this are matched exactly only: one kana off, they match grammar
+# (ちょうかい in 「いけないんでしょうか」)
+FUZZY_MIN_KANA = 6
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,8 @@ class EntityMatcher:
                 self._variants.setdefault(key, (row["name"], row["type"]))
         self.known = set(self._variants)
         self._by_length = sorted(self._variants, key=len, reverse=True)
-        self._fuzzy = [v for v in self._by_length if len(v) >= FUZZY_MIN_CHARS]
+        self._fuzzy = [v for v in self._by_length
+                       if len(v) >= (FUZZY_MIN_KANA if _KANA.fullmatch(v) else FUZZY_MIN_CHARS)]
         self._index = VariantIndex(self._variants)
         # fuzzy candidates by character: a typo'd name still has all its characters but one
         self._by_char: dict[str, list[str]] = {}

@@ -127,3 +127,10 @@ def test_what_a_citizen_states_after_the_question_is_context(understand):
     query = understand("介護保険の申請はどこの窓口ですか。電話は044-000-0000、住所は中原区です", "ask_counter")
     assert query.constraints == [] and "中原区" in query.context
     assert query.cues == () and "介護保険" in query.subject_names
+
+
+def test_grammar_written_in_kana_is_not_a_misspelt_name(understand):
+    # one kana off, the reading ちょうかい would match 「…いけないんでしょうか」
+    query = understand("担当以外の業務も覚えないといけないんでしょうか", "ask_rule")
+    assert query.subjects == []
+    assert "印鑑登録" in understand("いんかんとうろくはどこでできますか", "ask_counter").subject_names
