@@ -42,6 +42,7 @@ from .understand import Query
 
 WRONG_ANSWER_COST = 2.0  # a wrong answer costs this many needless declines (decides the threshold)
 MAX_FACTS = 4  # most facts one answer says
+PLAUSIBLE_INTENT = 0.2  # an NLU intent this confident is one reading of what the question asks
 _BASE_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
@@ -184,8 +185,18 @@ class Decider:
         A cue names exactly what is asked: when the question names a subject
         (or has one as context), only facts about it that give a cue
         attribute may answer, and when none does, the cue attributes are
-        missing.
+        missing.  Without a cue, what the question may ask is every reading
+        of it: the NLU intents ranked at ``PLAUSIBLE_INTENT`` or more and the
+        intents its asking words hint at (どこ -> ask_venue); only facts of
+        their primary or secondary attributes may answer, when there are
+        any (a history fact does not answer 「どこで申請するの」).
         """
+        if not query.cues and query.intent_weights and (query.subjects or query.office):
+            table = attributes()
+            intents = {i for i, w in query.intent_weights.items() if w >= PLAUSIBLE_INTENT} | query.hinted
+            wanted = {a for i in intents if i in table.intents for group in table.intents[i] for a in group}
+            pool = [c for c in candidates if c.fact.attribute in wanted]
+            return (pool or candidates), ()
         if not query.cues or not (query.subjects or query.office or query.context):
             return candidates, ()
         wanted = satisfying(query.cues)

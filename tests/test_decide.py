@@ -19,6 +19,15 @@ def test_the_threshold_weighs_a_wrong_answer_above_a_needless_decline():
     assert choose_threshold(scored) > 0.6
 
 
+def test_a_threshold_costing_the_same_within_noise_prefers_answering():
+    # above 0.9 three right answers are declined (cost 3); at 0.6 two wrong ones are given (cost 4): the
+    # difference is within one standard error of the least cost, so the lower threshold answers the three
+    scored = [(0.95, 1)] * 10 + [(0.6, 1)] * 3 + [(0.6, 0)] * 2
+    assert choose_threshold(scored) <= 0.6
+    # the same difference over many more questions is no longer noise
+    assert choose_threshold(scored * 10) > 0.6
+
+
 def test_split_keeps_a_dialogues_turns_together_and_is_stable():
     assert split("QDD-01#1") == split("QDD-01#5")
     assert [split(f"Q-{i}") for i in range(50)] == [split(f"Q-{i}") for i in range(50)]
