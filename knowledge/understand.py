@@ -190,6 +190,7 @@ ASKING_ENDINGS = ("か", "かな", "かね", "ください", "下さい", "た�
 INTERROGATIVES = {"どこ", "いつ", "何", "なに", "なん", "誰", "だれ", "どう", "どの", "どれ", "どんな", "どちら",
                   "いくら", "いくつ", "何処", "何時"}
 INTERROGATIVE_POS = {"代名詞", "副詞", "連体詞", "名詞"}
+INDEFINITE_PARTICLES = {"か", "も"}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -210,14 +211,18 @@ def sentence_asks(sentence: str) -> bool:
     """True when ``sentence`` asks or requests something: it ends in ？ or ?,
     in a question or request ending (か, ください, 〜たい), or holds an
     interrogative (どこ, いつ, 何 …).  「普通車です」「中原区に住んでいます」
-    state."""
+    「どこかにいってしまいました」 state."""
     body = sentence.rstrip("。．.！!\n 　")
     if body.endswith(("？", "?")):
         return True
     body = body.rstrip("？?ねよ〜ー")
-    return body.endswith(ASKING_ENDINGS) or any(
-        (m.surface in INTERROGATIVES or m.surface.startswith("何")) and m.pos in INTERROGATIVE_POS
-        for m in analyzer.morphemes(body, "C"))
+    if body.endswith(ASKING_ENDINGS):
+        return True
+    words = analyzer.morphemes(body, "C")
+    # an interrogative followed by か or も is indefinite (どこか, 何か, 誰も): it asks nothing
+    return any((m.surface in INTERROGATIVES or m.surface.startswith("何")) and m.pos in INTERROGATIVE_POS
+               and (i + 1 == len(words) or words[i + 1].surface not in INDEFINITE_PARTICLES)
+               for i, m in enumerate(words))
 
 
 def question_span(text: str) -> tuple[int, int]:

@@ -134,3 +134,9 @@ def test_grammar_written_in_kana_is_not_a_misspelt_name(understand):
     query = understand("担当以外の業務も覚えないといけないんでしょうか", "ask_rule")
     assert query.subjects == []
     assert "印鑑登録" in understand("いんかんとうろくはどこでできますか", "ask_counter").subject_names
+
+
+def test_an_indefinite_word_asks_nothing():
+    text = "母子手帳はどこの窓口ですか？片付けていたら、どこかにいってしまいました"
+    start, end = question_span(text)
+    assert text[start:end] == "母子手帳はどこの窓口ですか？"
