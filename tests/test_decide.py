@@ -42,11 +42,13 @@ def test_the_stored_model_was_trained_on_the_labelled_questions(kb):
 
 
 def test_held_out_precision_stays_above_its_floor(kb):
-    # a regression floor on questions the models never saw (the measured figures are in the README)
+    # a regression floor on questions the models never saw (the measured figures are in the README): the
+    # threshold trades answers for declines, so both sides have a floor
     figures = evaluate(kb, kb.answer_model(), load_cases(QUESTIONS_DIR, kb.facts))
-    assert figures["cases"] > 100
+    assert figures["cases"] > 200
     assert figures["precision"] >= 0.7
-    assert figures["declined_unanswerable"] >= 0.8 * figures["unanswerable"]
+    assert figures["recall"] >= 0.65
+    assert figures["declined_unanswerable"] >= 0.75 * figures["unanswerable"]
 
 
 @pytest.mark.parametrize("question, intent", [
