@@ -326,7 +326,8 @@ class Understander:
         inferences = self.vocabulary.find(folded, taken)
         primary, secondary = table.intents.get(intent or "", ((), ()))
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
-        names += self.non_asking_spans(text, names)
+        question_at = question_span(text)
+        names += self.non_asking_spans(text, names, question_at)
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
@@ -337,15 +338,16 @@ class Understander:
         self._sort_names(query, matches, inferences)
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
-        self._read_terms(query, text, explained, names)
-        self._background(query, text, matches)
+        self._read_terms(query, text, explained, names, question_at)
+        self._background(query, text, matches, question_at)
         # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
         query.hinted |= {intent for word, intent in table.hints.items() if len(word) >= 3 and word in folded}
         self._apply_topic(query, topic, previous_intent, text)
         self._assume_event(query)
         return query
 
-    def non_asking_spans(self, text: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    def non_asking_spans(self, text: str, names: list[tuple[int, int]] = (),
+                         question_at: tuple[int, int] | None = None) -> list[tuple[int, int]]:
         """Spans (offsets in ``fold(text)``) of cue words that do not say
         what is asked:
 
@@ -361,7 +363,8 @@ class Understander:
           です」): only the question sentence (:func:`question_span`) says
           what is asked.
 
-        ``names``: spans already taken by names."""
+        ``names``: spans already taken by names; ``question_at``: the
+        question sentence's ``question_span(text)``, when already known."""
         table = self.table
         folded = fold(text)
         cues = table.cue_matches(folded, names)
@@ -372,7 +375,7 @@ class Understander:
         starts = {at[m.start]: i for i, m in enumerate(words)}
         situation = situation_end(words)
         situation_at = at[situation] if situation is not None else -1
-        asking_start, asking_end = (at[i] for i in question_span(text))
+        asking_start, asking_end = (at[i] for i in (question_at or question_span(text)))
         spans = []
         for start, end, _ in cues:
             if end <= situation_at or start < asking_start or start >= asking_end:
@@ -440,7 +443,8 @@ class Understander:
             query.subjects = [Named(n, "ward", "typed", n) for n in query.constraints]
             query.constraints = []
 
-    def _read_terms(self, query: Query, text: str, explained: list[str], names: list[tuple[int, int]]) -> None:
+    def _read_terms(self, query: Query, text: str, explained: list[str], names: list[tuple[int, int]],
+                    question_at: tuple[int, int]) -> None:
         table = self.table
         cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names)]
         terms = analyzer.terms(text, content_only=True)
@@ -450,7 +454,7 @@ class Understander:
         query.terms = terms
         content, unknown, rest, focus = [], [], [], []
         has_predicate = False
-        focus_start, focus_end = question_span(text)
+        focus_start, focus_end = question_at
         for m in analyzer.morphemes(text, "C"):
             query.hinted |= table.hinted_intents({fold(m.normalized), fold(m.surface)})
             if m.pos in PREDICATE_POS and fold(m.normalized) not in table.asking_words:
@@ -485,14 +489,14 @@ class Understander:
         query.elliptical = bool(query.subjects) and not has_predicate and not query.content and not query.cues
 
     @staticmethod
-    def _background(query: Query, text: str, matches: list[EntityMatch]) -> None:
+    def _background(query: Query, text: str, matches: list[EntityMatch], question_at: tuple[int, int]) -> None:
         """Names given only in the context a citizen writes around the
         question (「結婚して引っ越します。婚姻届はどこに？」, 「住民票はどこで
         取れますか。住所は中原区…です」) are background when the question
         itself names something: they become context, not subjects; a ward
         named only there (「高津区に住んでいます。介護保険の申請はどこで？」)
         is where the citizen lives, not a constraint on the facts."""
-        start, end = question_span(text)
+        start, end = question_at
         if (start, end) == (0, len(text)):
             return
         at = _folded_offsets(text)
