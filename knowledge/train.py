@@ -127,24 +127,23 @@ class Example:
     query: object
 
 
-def examples(kb: KnowledgeBase, cases: list[Case], both_intents: bool = False) -> list[Example]:
-    """Understand and retrieve each case (with its intent and, if
-    ``both_intents``, with none), as ``Answerer`` does at run time."""
+def examples(kb: KnowledgeBase, cases: list[Case]) -> list[Example]:
+    """Understand and retrieve each case with its labelled intent, as
+    ``Answerer`` does at run time."""
     understander = Understander(kb, vocabulary())
     retriever = Retriever(kb)
     out = []
     for case in cases:
-        for intent in ([case.intent, None] if both_intents and case.intent else [case.intent]):
-            query = understander.understand(case.question, intent, (), case.topic, None, case.previous_intent)
-            candidates = retriever.candidates(query)
-            ruled = ""
-            if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
-                    or query.context):
-                ruled = "clarify"
-            elif query.partial and not query.subjects:
-                ruled = "not_found"
-            pool, _ = Decider.eligible(query, candidates)
-            out.append(Example(case, intent, (pool or candidates) if not ruled else [], ruled, query))
+        query = understander.understand(case.question, case.intent, (), case.topic, None, case.previous_intent)
+        candidates = retriever.candidates(query)
+        ruled = ""
+        if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
+                or query.context):
+            ruled = "clarify"
+        elif query.partial and not query.subjects:
+            ruled = "not_found"
+        pool, _ = Decider.eligible(query, candidates)
+        out.append(Example(case, case.intent, (pool or candidates) if not ruled else [], ruled, query))
     return out
 
 
