@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .normalize import is_kana
+
 _MAX_CHUNK = 2000  # characters per Sudachi call; well below its byte limits even for expanding characters
 _CACHED_CHARS = 1000  # texts up to this long keep their analysis (morphemes)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -98,10 +100,6 @@ def _analyse(text: str, mode: str) -> tuple[Morpheme, ...]:
     return tuple(out)
 
 
-def _is_kana(text: str) -> bool:
-    return bool(text) and all("\u3041" <= ch <= "\u30ff" or ch == "ー" for ch in text)
-
-
 def _hira_to_kata(text: str) -> str:
     return "".join(chr(ord(ch) + 0x60) if "\u3041" <= ch <= "\u3096" else ch for ch in text)
 
@@ -122,7 +120,7 @@ def terms(text: str, content_only: bool = False) -> list[str]:
             seen.setdefault(m.normalized.lower(), None)
             if m.pos == "名詞" and len(m.reading) > 1:
                 seen.setdefault(m.reading, None)
-            if _is_kana(m.surface) and len(m.surface) > 1:
+            if is_kana(m.surface) and len(m.surface) > 1:
                 seen.setdefault(_hira_to_kata(m.surface), None)
     return [t for t in seen if t]
 

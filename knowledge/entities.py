@@ -8,7 +8,6 @@ canonical name.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,9 +15,7 @@ from itertools import chain
 
 from rapidfuzz import fuzz, process
 
-from .normalize import compact
-
-_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ffー]+")
+from .normalize import compact, is_kana
 
 
 @lru_cache(maxsize=8192)
@@ -84,7 +81,7 @@ class EntityMatcher:
         self.known = set(self._variants)
         self._by_length = sorted(self._variants, key=len, reverse=True)
         self._fuzzy = [v for v in self._by_length
-                       if len(v) >= (FUZZY_MIN_KANA if _KANA.fullmatch(v) else FUZZY_MIN_CHARS)]
+                       if len(v) >= (FUZZY_MIN_KANA if is_kana(v) else FUZZY_MIN_CHARS)]
         self._index = VariantIndex(self._variants)
         # fuzzy candidates by character: a typo'd name still has all its characters but one
         self._by_char: dict[str, list[str]] = {}

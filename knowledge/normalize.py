@@ -129,6 +129,11 @@ def normalize_line(line: str) -> str:
     return join_spaced(text).strip()
 
 
+def is_kana(text: str) -> bool:
+    """True when ``text`` is non-empty and all hiragana, katakana or ー."""
+    return bool(text) and all("\u3041" <= ch <= "\u30ff" or ch == "ー" for ch in text)
+
+
 def compact(text: str) -> str:
     """``normalize_chars`` + markup removal with all whitespace removed.
 
