@@ -8,7 +8,7 @@ when the file breaks its schema (see the file's header).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +30,10 @@ class Status:
     markers: tuple[str, ...]
 
 
+# after a when-word, these make it indefinite (いつも, 何日か, いつでも) or a duration (何年間)
+_NOT_WHEN_AFTER = ("も", "か", "間", "でも")
+
+
 @dataclass(frozen=True)
 class Attributes:
     """``labels``: attribute -> Japanese label; ``cues``: (folded cue word,
@@ -39,7 +43,8 @@ class Attributes:
     -> :class:`Status`; ``asking_words``: folded terms that say what is asked
     rather than what it is about; ``question_words``: kind (future, present,
     compare) -> folded words; ``hints``: folded asking word -> the intent it
-    hints at."""
+    hints at; ``quantities``: folded quantity word (何人) -> the folded units
+    a number answering it carries (empty: any number)."""
 
     labels: dict[str, str]
     cues: tuple[tuple[str, str], ...]
@@ -49,6 +54,7 @@ class Attributes:
     asking_words: frozenset[str]
     question_words: dict[str, tuple[str, ...]]
     hints: dict[str, str]
+    quantities: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def hinted_intents(self, folded_terms: set[str]) -> set[str]:
         """Intents that the asking words among ``folded_terms`` hint at."""
@@ -57,6 +63,28 @@ class Attributes:
     def has(self, kind: str, folded_question: str) -> bool:
         """Whether ``folded_question`` holds one of the ``question_words`` of ``kind``."""
         return any(word in folded_question for word in self.question_words.get(kind, ()))
+
+    def asks_when(self, folded_question: str) -> bool:
+        """Whether ``folded_question`` asks when: it holds a ``when`` question
+        word (いつ, 何月, 何時 …) that is neither indefinite (いつも, 何日も,
+        いつでも) nor a duration (何年間, 何時間)."""
+        for word in self.question_words.get("when", ()):
+            at = folded_question.find(word)
+            while at >= 0:
+                if not folded_question.startswith(_NOT_WHEN_AFTER, at + len(word)):
+                    return True
+                at = folded_question.find(word, at + 1)
+        return False
+
+    def units(self, folded_question: str) -> tuple[str, ...] | None:
+        """The units a number answering ``folded_question`` carries (folded,
+        see ``entities.fold``): None when it asks for no quantity, ``()`` when
+        any number answers (いくつ), else the units of every quantity word it
+        holds (何人 -> 人, 名)."""
+        found = [units for word, units in self.quantities.items() if word in folded_question]
+        if not found:
+            return None
+        return tuple(dict.fromkeys(u for units in found for u in units)) if all(found) else ()
 
     def kind(self, attribute: str) -> str:
         """The kind of question a fact of ``attribute`` answers: the first
@@ -140,7 +168,9 @@ def load(path: Path | str = PATH) -> Attributes:
              for w in words}
     question_words = {kind: tuple(fold(str(w)) for w in words)
                       for kind, words in (data.get("question_words") or {}).items()}
-    return Attributes(labels, tuple(cues), satisfied, intents, statuses, asking, question_words, hints)
+    quantities = {fold(str(w)): tuple(fold(str(u)) for u in units or ())
+                  for w, units in (data.get("quantities") or {}).items()}
+    return Attributes(labels, tuple(cues), satisfied, intents, statuses, asking, question_words, hints, quantities)
 
 
 @lru_cache(maxsize=1)

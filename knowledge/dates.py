@@ -93,6 +93,17 @@ def find_dates(text: str) -> list[JapaneseDate]:
     return found
 
 
+_TIME = re.compile(r"\d{1,2}\s*(?:時|月|日|週)|[月火水木金土日]曜|毎[日週月年]|[上中下]旬"
+                   r"|年度(?:末|当初|初め|内)|年末|年始|当日|前日|翌日|午前|午後")
+
+
+def holds_time(text: str) -> bool:
+    """Whether normalized ``text`` gives a when: a date (``find_dates``), or
+    a time, day, month, weekday or part of a year (17時, 第2土曜, 毎月,
+    上旬, 年度末)."""
+    return bool(_TIME.search(text) or _DATE.search(text))
+
+
 def western(text: str) -> str:
     """``text`` with the western year added after each era year that lacks one:
     ``平成20年4月`` -> ``平成20(2008)年4月``.  Fiscal years likewise (``平成28(2016)年度``)."""

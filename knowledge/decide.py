@@ -52,7 +52,7 @@ _BASE_FEATURES = (
     "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
     "plan_future",
-    "year_mismatch", "precision_missed", "number_missed", "unknown_only",
+    "year_mismatch", "precision_missed", "number_missed", "time_missed", "unknown_only",
 )
 # the kind of question the best fact answers (``Attributes.kind``: handled_by -> ask_counter), alone and when
 # the fact is about what is named and of the attribute asked: a counter fact about the named duty answers

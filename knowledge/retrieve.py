@@ -27,16 +27,16 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .attributes import attributes
 from .bm25 import BM25Index
-from .dates import find_dates
-from .entities import EntityMatcher
+from .dates import find_dates, holds_time
+from .entities import EntityMatcher, fold
 from .kb import FactRow, KnowledgeBase
 from .normalize import compact, normalize_line
 from .understand import OFFICE, Query
 
-_DIGIT = re.compile(r"[0-9０-９]")
 BM25_CANDIDATES = 40  # facts taken from the BM25 index per question, and most candidates that get features
 PRESELECT = 4  # more than this many times BM25_CANDIDATES: pre-selected by relation and attribute alone
 UNKNOWN_TERM_IDF = 2.0  # weight of a question term that no fact contains
@@ -45,7 +45,7 @@ FEATURES = (
     "subject", "inferred", "about", "mentions", "other_subject", "subjects_covered", "context", "office",
     "direct", "direct_hinted", "attr_asked", "attr_hinted", "attr_first", "attr_secondary", "cue_missed",
     "bm25", "bm25_rest", "coverage", "content_coverage", "focus_coverage", "char_overlap", "year_mismatch",
-    "precision_missed", "number_missed", "plan", "proposal", "example", "plan_future", "plan_present",
+    "precision_missed", "number_missed", "time_missed", "plan", "proposal", "example", "plan_future", "plan_present",
     "nothing_named", "unknown_nouns", "partial", "no_intent", "direct_focus", "unnamed_coverage",
 )
 
@@ -97,6 +97,7 @@ class Retriever:
         n = max(len(kb.facts), 1)
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._dates: dict[str, list] = {}
+        self._times: dict[str, bool] = {}
         self._related: dict[str, frozenset[str]] = {}
         self.bigrams = {f.id: char_bigrams(f.text) for f in kb.facts.values()}
 
@@ -105,6 +106,12 @@ class Retriever:
         if fact.id not in self._dates:
             self._dates[fact.id] = find_dates(normalize_line(f"{fact.text} {fact.value}"))
         return self._dates[fact.id]
+
+    def holds_time(self, fact: FactRow) -> bool:
+        """Whether ``fact`` gives a when (``dates.holds_time`` over its text and value; cached)."""
+        if fact.id not in self._times:
+            self._times[fact.id] = holds_time(normalize_line(f"{fact.text} {fact.value}"))
+        return self._times[fact.id]
 
     # -- candidates ------------------------------------------------------------
     def relates(self, fact: FactRow, name: str) -> str | None:
@@ -249,8 +256,10 @@ class Retriever:
             f["year_mismatch"] = float(not query.years & {d.year for d in self.dates(fact)})
         if query.precision:
             f["precision_missed"] = float(not any(getattr(d, query.precision) for d in self.dates(fact)))
-        if query.asks_number:
-            f["number_missed"] = float(not _DIGIT.search(fact.text))
+        if query.asks_when:
+            f["time_missed"] = float(not self.holds_time(fact))
+        if query.units is not None:
+            f["number_missed"] = float(not holds_quantity(fact.text, query.units))
         for status in ("plan", "proposal", "example"):
             f[status] = float(fact.status == status)
         # a citizen's proposal answers a question about what citizens said, and nothing else
@@ -291,6 +300,23 @@ class Asked:
         self.focus = retriever.weighted_words(query.focus)
         self.totals = tuple(sum(w for _, w in weighted) for weighted in (self.terms, self.content, self.focus))
         self.bigrams = char_bigrams(query.text)
+
+
+_NUMBER = r"[0-9０-９一二三四五六七八九十百千万億]"
+
+
+@lru_cache(maxsize=64)
+def _quantity(units: tuple[str, ...]) -> re.Pattern:
+    if not units:
+        return re.compile(_NUMBER)
+    return re.compile(_NUMBER + r"[0-9,.]*\s*[万千億]?\s*(?:" + "|".join(map(re.escape, units)) + ")")
+
+
+def holds_quantity(text: str, units: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds a number carrying one of the folded ``units``
+    (「44名」 for 人, 名; 「5,500万円」 for 円), or any number when ``units``
+    is empty."""
+    return bool(_quantity(units).search(fold(text)))
 
 
 _KANJI_OR_KATAKANA = re.compile(r"[\u4e00-\u9fff\u30a1-\u30fa\u30fc]")

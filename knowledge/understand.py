@@ -101,7 +101,9 @@ class Query:
     ``hinted``: intents its asking words hint at (どこ -> ask_venue);
     ``precision``: "day" or "month" when it asks for a date that precise;
     ``content_nouns``: how many of the content words are nouns;
-    ``asks_number``: it asks how many or how much (いくら, 何人, 何回); ``future`` / ``present`` /
+    ``asks_when``: it asks when (いつ, 何月; not いつも or 何年間);
+    ``units``: None, or the units a number answering it carries when it asks
+    how many or how much (何人 -> 人, 名; いくつ -> any number: ``()``); ``future`` / ``present`` /
     ``compare``: time and comparison words; ``today``."""
 
     text: str
@@ -128,7 +130,8 @@ class Query:
     hinted: set[str] = field(default_factory=set)
     precision: str = ""
     content_nouns: int = 0
-    asks_number: bool = False
+    units: tuple[str, ...] | None = None
+    asks_when: bool = False
     future: bool = False
     present: bool = False
     compare: bool = False
@@ -332,7 +335,7 @@ class Understander:
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
                       precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "",
-                      asks_number=table.has("number", folded))
+                      units=table.units(folded), asks_when=table.asks_when(folded))
         ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
         self._sort_names(query, matches, inferences)

@@ -1,7 +1,7 @@
 """Era conversion, weekday checks and fiscal years."""
 import pytest
 
-from knowledge.dates import era_to_year, find_dates, western
+from knowledge.dates import era_to_year, find_dates, holds_time, western
 
 
 @pytest.mark.parametrize("era, year, western_year", [
@@ -35,3 +35,15 @@ def test_fiscal_year_stays_a_fiscal_year():
 def test_western_year_added_once():
     assert western("平成20年4月に策定") == "平成20(2008)年4月に策定"
     assert western("平成40(2028)年") == "平成40(2028)年"
+
+
+@pytest.mark.parametrize("text, holds", [
+    ("平成27年度に開設されました", True),
+    ("毎月第2・第4土曜日に開庁します", True),
+    ("8時30分から受け付けます", True),
+    ("年度末に結果を報告します", True),
+    ("機能再編を行う予定です", False),
+    ("区民課が取り扱っています", False),
+])
+def test_holds_time_finds_any_when(text, holds):
+    assert holds_time(text) is holds

@@ -8,7 +8,7 @@ import pytest
 from conftest import TODAY
 
 from knowledge.bm25 import K1, B, BM25Index
-from knowledge.retrieve import BM25_CANDIDATES, FEATURES, preselect
+from knowledge.retrieve import BM25_CANDIDATES, FEATURES, holds_quantity, preselect
 
 
 @pytest.fixture
@@ -90,3 +90,22 @@ def test_the_ranker_puts_the_asked_attribute_of_the_named_subject_first(candidat
     ranked = answerer.decider.rank(found)
     assert ranked[0].fact.attribute in ("handled_by", "duties") and "生涯学習支援課" in ranked[0].fact.text
     assert ranked[0].score >= ranked[-1].score
+
+
+@pytest.mark.parametrize("text, units, holds", [
+    ("参加者数は44名でした", ("人", "名"), True),
+    ("予算額は5,500万円です", ("円",), True),
+    ("第18条により機関が置かれます", ("年",), False),  # a number, but not of the unit asked
+    ("理念は3つです", (), True),
+    ("理念は区役所職員が拠って立つものです", (), False),
+])
+def test_a_quantity_needs_a_number_of_the_asked_unit(text, units, holds):
+    assert holds_quantity(text, units) is holds
+
+
+def test_a_fact_without_a_when_misses_a_when_question(candidates):
+    query, found = candidates("区役所ミライプロジェクト地域ワークショップはいつですか", "ask_datetime")
+    assert query.asks_when
+    by_time = {bool(c.features["time_missed"]) for c in found}
+    assert by_time == {True, False}
+    assert all(c.features["time_missed"] == 0.0 for c in found if c.fact.attribute == "date")

@@ -140,3 +140,24 @@ def test_an_indefinite_word_asks_nothing():
     text = "母子手帳はどこの窓口ですか？片付けていたら、どこかにいってしまいました"
     start, end = question_span(text)
     assert text[start:end] == "母子手帳はどこの窓口ですか？"
+
+
+@pytest.mark.parametrize("question, units", [
+    ("印鑑登録証明書の手数料はいくらですか", ("円",)),
+    ("区民会議の委員は何人いるんですか", ("人", "名")),
+    ("区役所サービス基準はいくつありますか", ()),
+    ("区役所の受付は何時までですか", None),
+])
+def test_a_quantity_question_knows_the_unit_of_its_answer(understand, question, units):
+    assert understand(question).units == units
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("証明書コーナーはいつ開いていますか", True),
+    ("何月に募集が始まりますか", True),
+    ("いつも混んでいる窓口はどこですか", False),  # indefinite
+    ("いつでも申請できますか", False),
+    ("書類は何年間保存しますか", False),  # a duration: a quantity of 年
+])
+def test_a_question_asks_when_only_with_an_interrogative_time_word(understand, question, asks):
+    assert understand(question).asks_when is asks
