@@ -131,8 +131,8 @@ def load(path: Path | str = PATH) -> Attributes:
 
     Raises:
         ValueError: an attribute without a label, a ``satisfied_by`` or
-            intent naming an unknown attribute, an empty cue, or a status
-            without a label.
+            intent naming an unknown attribute, an empty cue, a status
+            without a label, or a quantity word without a list of units.
     """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     table = data["attributes"]
@@ -168,8 +168,11 @@ def load(path: Path | str = PATH) -> Attributes:
              for w in words}
     question_words = {kind: tuple(fold(str(w)) for w in words)
                       for kind, words in (data.get("question_words") or {}).items()}
-    quantities = {fold(str(w)): tuple(fold(str(u)) for u in units or ())
-                  for w, units in (data.get("quantities") or {}).items()}
+    quantities = {}
+    for word, units in (data.get("quantities") or {}).items():
+        if not isinstance(units, list):
+            raise ValueError(f"{path}: quantity word {word!r} needs a list of units")
+        quantities[fold(str(word))] = tuple(fold(str(u)) for u in units)
     return Attributes(labels, tuple(cues), satisfied, intents, statuses, asking, question_words, hints, quantities)
 
 

@@ -161,3 +161,15 @@ def test_a_quantity_question_knows_the_unit_of_its_answer(understand, question, 
 ])
 def test_a_question_asks_when_only_with_an_interrogative_time_word(understand, question, asks):
     assert understand(question).asks_when is asks
+
+
+def test_a_quantity_word_without_a_list_of_units_is_a_schema_error(tmp_path):
+    from knowledge.attributes import load
+
+    path = tmp_path / "attributes.yml"
+    path.write_text("attributes: {fee: {label: 費用}}\nintents: {}\nstatuses: {}\nquantities: {いくら: 円}\n",
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="いくら"):
+        load(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("いくら: 円", "いくら: [円]"), encoding="utf-8")
+    assert load(path).units("参加費はいくらですか") == ("円",)
