@@ -30,8 +30,10 @@ class Status:
     markers: tuple[str, ...]
 
 
+# an interrogative followed by one of these is indefinite (どこか, 何か, 誰も, いつも): it asks nothing
+INDEFINITE_PARTICLES = ("か", "も")
 # after a when-word, these make it indefinite (いつも, 何日か, いつでも) or a duration (何年間)
-_NOT_WHEN_AFTER = ("も", "か", "間", "でも")
+_NOT_WHEN_AFTER = (*INDEFINITE_PARTICLES, "でも", "間")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyzer
-from .attributes import Attributes, attributes
+from .attributes import INDEFINITE_PARTICLES, Attributes, attributes
 from .dates import find_dates
 from .entities import EntityMatch, EntityMatcher, fold
 from .kb import KnowledgeBase
@@ -193,7 +193,6 @@ ASKING_ENDINGS = ("か", "かな", "かね", "ください", "下さい", "た�
 INTERROGATIVES = {"どこ", "いつ", "何", "なに", "なん", "誰", "だれ", "どう", "どの", "どれ", "どんな", "どちら",
                   "いくら", "いくつ", "何処", "何時"}
 INTERROGATIVE_POS = {"代名詞", "副詞", "連体詞", "名詞"}
-INDEFINITE_PARTICLES = {"か", "も"}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
