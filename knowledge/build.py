@@ -12,6 +12,8 @@
   ``statistics``, ``rules``, ``opinions``;
 * ``patterns`` -- phone numbers, e-mail addresses, URLs and dates found by code;
 * ``lexicon`` -- names, kana and variants of every entity (for NLU and lookup);
+* ``near_misses`` -- the training split's labelled questions the documents
+  cannot answer (``knowledge.near_misses``);
 * ``answer_model`` -- the ranker and answerability classifier trained on
   ``knowledge/answerability/*.yml`` (``knowledge.train``), as JSON.
 
@@ -160,6 +162,15 @@ def _lexicon_rows(entities) -> list[dict]:
     return rows
 
 
+def _near_miss_rows() -> list[dict]:
+    """``{"id", "question"}`` of each unanswerable labelled question in the
+    "train" split (``knowledge.train.split``) of ``knowledge/answerability``."""
+    from .train import load_cases, split
+
+    return [{"id": c.id, "question": c.question} for c in load_cases()
+            if not c.answerable and split(c.id) == "train"]
+
+
 def _train_answer_model(path: Path, entities):
     """Check the citizen vocabulary against the entities, then train the
     ranker and answerability classifier (``knowledge.train``) on the
@@ -233,9 +244,10 @@ def build(db_path: Path | str = DEFAULT_DB, sources_dir: Path = SOURCES_DIR,
         db[table].insert_all(_typed_rows(facts, attributes), pk="id")
     db["patterns"].insert_all([f.__dict__ for f in found])
     db["lexicon"].insert_all(_lexicon_rows(entities))
+    db["near_misses"].insert_all(_near_miss_rows(), pk="id")
     db["build_info"].insert({"built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "facts": len(facts),
                              "seconds": round(time.perf_counter() - started, 2)})
-    for table in ("services", "organisation", "events", "committees", *TYPED_TABLES, "lexicon"):
+    for table in ("services", "organisation", "events", "committees", *TYPED_TABLES, "lexicon", "near_misses"):
         if not db[table].exists():
             db[table].create({"id": str})
     db.conn.commit()

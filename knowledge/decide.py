@@ -14,8 +14,10 @@
    score, squashed to 0..1, orders them).
 4. **Answer or not**: the trained answerability classifier (logistic
    regression over the best candidate's ranker score, the next one's, and
-   the features that say whether the fact is about what is asked, and the
-   kind of question the fact answers: ``Attributes.kind``) gives the
+   the features that say whether the fact is about what is asked, the
+   kind of question the fact answers: ``Attributes.kind``, and how close
+   the question is to a labelled one the documents cannot answer:
+   ``Query.near_miss``) gives the
    probability that answering with it is right; below the
    threshold the reply is "not in the documents".  The threshold was chosen
    on held-out folds of the training questions for a wrong answer costing
@@ -51,7 +53,7 @@ _BASE_FEATURES = (
     "char_overlap",
     "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
-    "plan_future",
+    "plan_future", "plan_outcome", "near_miss",
     "year_mismatch", "precision_missed", "number_missed", "time_missed", "unknown_only",
 )
 # the kind of question the best fact answers (``Attributes.kind``: handled_by -> ask_counter), alone and when
@@ -149,6 +151,7 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values[f"kind_{kind}"] = 1.0
     values[f"direct_kind_{kind}"] = values["direct"]
     values["carried"] = float(query.carried)
+    values["near_miss"] = query.near_miss
     # it names only things the documents never use (犬の登録): the facts found share its other words at most
     values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]

@@ -92,6 +92,9 @@ class KnowledgeBase:
                 )
             self.passage_count = conn.execute("select count(*) from passages").fetchone()[0]
             tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+            # labelled questions the documents cannot answer (training split; see knowledge.near_misses)
+            self.near_misses = ([r[0] for r in conn.execute("select question from near_misses order by id")]
+                                if "near_misses" in tables else [])
             self._model = None
             if "answer_model" in tables:
                 row = conn.execute("select model from answer_model").fetchone()

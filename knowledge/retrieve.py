@@ -46,6 +46,7 @@ FEATURES = (
     "direct", "direct_hinted", "attr_asked", "attr_hinted", "attr_first", "attr_secondary", "cue_missed",
     "bm25", "bm25_rest", "coverage", "content_coverage", "focus_coverage", "char_overlap", "year_mismatch",
     "precision_missed", "number_missed", "time_missed", "plan", "proposal", "example", "plan_future", "plan_present",
+    "plan_outcome",
     "nothing_named", "unknown_nouns", "partial", "no_intent", "direct_focus", "unnamed_coverage",
 )
 
@@ -266,6 +267,8 @@ class Retriever:
         f["proposal"] = float(fact.status == "proposal" and not (f["attr_asked"] or f["attr_hinted"]))
         f["plan_future"] = float(fact.status == "plan" and query.future)
         f["plan_present"] = float(fact.status in ("plan", "proposal") and query.present)
+        # a plan or a proposal does not say whether it came about
+        f["plan_outcome"] = float(fact.status in ("plan", "proposal") and query.outcome)
         f["nothing_named"] = float(not query.subjects and not query.office)
         f["unknown_nouns"] = min(1.0, len(query.unknown) / 2)
         f["partial"] = float(bool(query.partial))

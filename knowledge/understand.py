@@ -42,6 +42,7 @@ from .attributes import INDEFINITE_PARTICLES, Attributes, attributes
 from .dates import find_dates
 from .entities import EntityMatch, EntityMatcher, fold
 from .kb import KnowledgeBase
+from .near_misses import NearMisses
 from .normalize import normalize_query
 from .vocabulary import Inference, Vocabulary
 
@@ -104,7 +105,10 @@ class Query:
     ``asks_when``: it asks when (いつ, 何月; not いつも or 何年間);
     ``units``: None, or the units a number answering it carries when it asks
     how many or how much (何人 -> 人, 名; いくつ -> any number: ``()``); ``future`` / ``present`` /
-    ``compare``: time and comparison words; ``today``."""
+    ``compare``: time and comparison words; ``outcome``: it asks whether
+    something came about (実際に, 予定どおり); ``near_miss``: its similarity
+    (0..1) to the nearest labelled question the documents cannot answer
+    (:mod:`knowledge.near_misses`); ``today``."""
 
     text: str
     folded: str
@@ -134,7 +138,9 @@ class Query:
     asks_when: bool = False
     future: bool = False
     present: bool = False
+    outcome: bool = False
     compare: bool = False
+    near_miss: float = 0.0
     today: dt.date = field(default_factory=dt.date.today)
 
     @property
@@ -238,7 +244,8 @@ def question_span(text: str) -> tuple[int, int]:
 
 class Understander:
     """Question understanding over one ``KnowledgeBase`` and ``Vocabulary``
-    (lookup structures are built once, in the constructor: ~0.2 s)."""
+    (lookup structures and the near-miss index are built once, in the
+    constructor: ~0.4 s)."""
 
     def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary, table: Attributes | None = None):
         self.kb = kb
@@ -250,6 +257,7 @@ class Understander:
         self.known_forms = self.matcher.known | vocabulary.known
         self.known = self.known_terms | self.known_forms
         self.expansions: dict[str, list[str]] = {}
+        self.near_misses = NearMisses(kb.near_misses)
 
     # -- names ---------------------------------------------------------------
     def entities(self, text: str, nlu_values: tuple[str, ...] = ()) -> list[EntityMatch]:
@@ -332,9 +340,11 @@ class Understander:
         names += self.non_asking_spans(text, names, question_at)
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
                       partial=partial, future=table.has("future", folded), present=table.has("present", folded),
+                      outcome=table.has("outcome", folded),
                       compare=table.has("compare", folded), today=today or dt.date.today(),
                       precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "",
-                      units=table.units(folded), asks_when=table.asks_when(folded))
+                      units=table.units(folded), asks_when=table.asks_when(folded),
+                      near_miss=self.near_misses.similarity(text))
         ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
         self._sort_names(query, matches, inferences)

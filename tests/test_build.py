@@ -20,7 +20,8 @@ def db(kb_path):
 
 def test_every_table_is_filled(db):
     for table in ("documents", "source_lines", "passages", "entities", "facts", "organisation", "services",
-                  "events", "contacts", "definitions", "timeline", "statistics", "patterns", "lexicon"):
+                  "events", "contacts", "definitions", "timeline", "statistics", "patterns", "lexicon",
+                  "near_misses"):
         assert db.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
 
 

@@ -109,3 +109,13 @@ def test_a_fact_without_a_when_misses_a_when_question(candidates):
     by_time = {bool(c.features["time_missed"]) for c in found}
     assert by_time == {True, False}
     assert all(c.features["time_missed"] == 0.0 for c in found if c.fact.attribute == "date")
+
+
+def test_a_plan_misses_a_question_whether_it_came_about(candidates):
+    query, found = candidates("ソーシャルデザインセンターは実際に設置されたんですか", "ask_history")
+    assert query.outcome
+    plans = [c for c in found if c.fact.status in ("plan", "proposal")]
+    assert plans and all(c.features["plan_outcome"] == 1.0 for c in plans)
+    assert all(c.features["plan_outcome"] == 0.0 for c in found if c.fact.status not in ("plan", "proposal"))
+    _, found = candidates("ソーシャルデザインセンターはどんな施設ですか", "ask_overview")
+    assert all(c.features["plan_outcome"] == 0.0 for c in found)

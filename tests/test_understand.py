@@ -147,6 +147,8 @@ def test_an_indefinite_word_asks_nothing():
     ("区民会議の委員は何人いるんですか", ("人", "名")),
     ("区役所サービス基準はいくつありますか", ()),
     ("区役所の受付は何時までですか", None),
+    ("窓口で何時間くらい待ちますか", ("時間",)),  # a duration, not a when
+    ("市内にマンションは何棟ありますか", ("棟",)),
 ])
 def test_a_quantity_question_knows_the_unit_of_its_answer(understand, question, units):
     assert understand(question).units == units
@@ -161,6 +163,15 @@ def test_a_quantity_question_knows_the_unit_of_its_answer(understand, question, 
 ])
 def test_a_question_asks_when_only_with_an_interrogative_time_word(understand, question, asks):
     assert understand(question).asks_when is asks
+
+
+@pytest.mark.parametrize("question, outcome", [
+    ("区の再編は予定どおり進んだんですか", True),
+    ("その案は結局採用されたんですか", True),
+    ("区の再編の計画はどういう内容ですか", False),
+])
+def test_a_question_asks_whether_something_came_about(understand, question, outcome):
+    assert understand(question).outcome is outcome
 
 
 def test_a_quantity_word_without_a_list_of_units_is_a_schema_error(tmp_path):
