@@ -12,8 +12,11 @@ kana-only input (こくみんけんこうほけん) still finds the kanji word.
 """
 from __future__ import annotations
 
+import math
 import re
 import threading
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,6 +126,18 @@ def terms(text: str, content_only: bool = False) -> list[str]:
             if is_kana(m.surface) and len(m.surface) > 1:
                 seen.setdefault(_hira_to_kata(m.surface), None)
     return [t for t in seen if t]
+
+
+def idf(documents: Iterable[Iterable[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequency, ln(1 + N / df), of every term
+    of ``documents`` (each an iterable of distinct terms; N their number,
+    at least 1)."""
+    df: Counter[str] = Counter()
+    n = 0
+    for document in documents:
+        df.update(document)
+        n += 1
+    return {t: math.log(1 + max(n, 1) / c) for t, c in df.items()}
 
 
 def index_text(text: str) -> str:

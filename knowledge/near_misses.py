@@ -19,7 +19,6 @@ citizen who types one gets the same feature as the training did.
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 from . import analyzer
 from .entities import fold
@@ -39,10 +38,9 @@ class NearMisses:
             terms = frozenset(analyzer.terms(text, content_only=True))
             if terms:
                 self.rows.append((fold(text), terms))
-        df = Counter(t for _, terms in self.rows for t in terms)
-        n = max(len(self.rows), 1)
-        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.unseen_idf = math.log(1 + n)  # a term no indexed question uses weighs as a term used once would
+        self.idf = analyzer.idf(terms for _, terms in self.rows)
+        # a term no indexed question uses weighs as a term used once would
+        self.unseen_idf = math.log(1 + max(len(self.rows), 1))
 
     def weight(self, terms) -> float:
         """Summed idf of ``terms`` (a term no indexed question holds counts as the rarest)."""

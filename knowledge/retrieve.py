@@ -23,12 +23,11 @@ itself (nothing named, unknown nouns).  ``FEATURES`` lists them in order.
 from __future__ import annotations
 
 import heapq
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from . import analyzer
 from .attributes import attributes
 from .bm25 import BM25Index
 from .dates import find_dates, holds_time
@@ -94,9 +93,7 @@ class Retriever:
             for name in found:
                 self.mentions.setdefault(name, []).append(fact.id)
         self.bm25 = BM25Index({f.id: f.terms for f in kb.facts.values()})
-        df = Counter(t for f in kb.facts.values() for t in f.terms)
-        n = max(len(kb.facts), 1)
-        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.idf = analyzer.idf(f.terms for f in kb.facts.values())
         self._dates: dict[str, list] = {}
         self._times: dict[str, bool] = {}
         self._related: dict[str, frozenset[str]] = {}

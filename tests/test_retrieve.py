@@ -119,3 +119,13 @@ def test_a_plan_misses_a_question_whether_it_came_about(candidates):
     assert all(c.features["plan_outcome"] == 0.0 for c in found if c.fact.status not in ("plan", "proposal"))
     _, found = candidates("ソーシャルデザインセンターはどんな施設ですか", "ask_overview")
     assert all(c.features["plan_outcome"] == 0.0 for c in found)
+
+
+def test_idf_is_higher_for_rarer_terms():
+    from knowledge import analyzer
+
+    weights = analyzer.idf([{"区役所", "窓口"}, {"区役所", "住民票"}, {"区役所"}])
+    assert weights["窓口"] == pytest.approx(math.log(1 + 3 / 1))
+    assert weights["区役所"] == pytest.approx(math.log(2))
+    assert weights["住民票"] > weights["区役所"] > 0.0
+    assert analyzer.idf([]) == {}
