@@ -27,9 +27,9 @@ from .normalize import normalize_query
 
 class NearMisses:
     """An index of near-miss questions (``questions``: raw texts); see the
-    module docstring.  Build time is linear in the questions' terms (a few
-    ms for 400 questions); a lookup costs one Sudachi analysis of the
-    question and one set intersection per indexed question."""
+    module docstring.  Build time is linear in the questions' terms (~0.2 s
+    for 441 questions, mostly Sudachi); a lookup costs one Sudachi analysis
+    of the question and one set intersection per indexed question (~0.4 ms)."""
 
     def __init__(self, questions: list[str]):
         self.rows: list[tuple[str, frozenset[str]]] = []
