@@ -21,6 +21,7 @@ from .decide import Decider, Decision, Model
 from .entities import EntityMatch, fold
 from .kb import REBUILD, KnowledgeBase, KnowledgeBaseError
 from .normalize import normalize_query
+from .offices import OfficeDuties
 from .render import Answer, Renderer
 from .retrieve import Retriever
 from .understand import Understander
@@ -45,7 +46,7 @@ class Answerer:
             raise KnowledgeBaseError(f"knowledge base {kb.path} has no answer model (rebuild it with `{REBUILD}`)")
         self.understander = Understander(kb, vocab or vocabulary())
         self.retriever = Retriever(kb)
-        self.decider = Decider(model)
+        self.decider = Decider(model, OfficeDuties(kb))
         self.renderer = Renderer(kb)
 
     def decision(self, question: str, intent: str | None = None, entities: tuple[str, ...] = (),

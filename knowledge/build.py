@@ -229,7 +229,7 @@ def build(db_path: Path | str = DEFAULT_DB, sources_dir: Path = SOURCES_DIR,
     db["entities"].insert_all(
         [{"name": e.name, "type": e.type, "doc": e.doc, "kana": e.kana,
           "aliases": json.dumps(e.aliases, ensure_ascii=False), "parent": e.parent, "ward": e.ward,
-          "date": e.date} for e in entities], pk="name")
+          "date": e.date, "kind": e.kind} for e in entities], pk="name", columns={"kind": str})
     db["facts"].create({**{c: str for c in FACT_COLUMNS}, "line_start": int, "line_end": int,
                         "about": str, "keywords": str, "terms": str},
                        pk="id", foreign_keys=[("doc", "documents")])

@@ -48,6 +48,7 @@ class Entity:
     parent: str | None = None
     ward: str | None = None
     date: str | None = None  # ISO date, events only
+    kind: str | None = None  # the general entity this is one of (橘出張所 -> 出張所)
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _entity(raw: dict, doc: str, where: str) -> Entity:
     return Entity(
         name=str(raw["name"]), type=raw["type"], doc=doc, kana=raw.get("kana"),
         aliases=[str(a) for a in raw.get("aliases") or []], parent=raw.get("parent"),
-        ward=raw.get("ward"), date=_iso(raw.get("date"), f"{where} {raw['name']}"),
+        ward=raw.get("ward"), date=_iso(raw.get("date"), f"{where} {raw['name']}"), kind=raw.get("kind"),
     )
 
 
@@ -156,7 +157,7 @@ def merge_entities(entities: list[Entity]) -> list[Entity]:
             merged[ent.name] = ent
             continue
         have.aliases += [a for a in ent.aliases if a not in have.aliases]
-        for attr in ("kana", "parent", "ward", "date"):
+        for attr in ("kana", "parent", "ward", "date", "kind"):
             if getattr(have, attr) is None:
                 setattr(have, attr, getattr(ent, attr))
     return list(merged.values())
@@ -166,7 +167,8 @@ def load_all(sources: dict[str, list[str]], facts_dir: Path = FACTS_DIR) -> tupl
     """Load every ``*.yml`` in ``facts_dir`` and verify it against ``sources``.
 
     ``sources`` maps a document id to its raw lines.  Raises ``CurationError``
-    for the first bad fact, duplicate id, unknown document or unknown subject.
+    for the first bad fact, duplicate id, unknown document, unknown subject
+    or unknown entity kind.
     """
     entities: list[Entity] = []
     facts: list[Fact] = []
@@ -176,6 +178,9 @@ def load_all(sources: dict[str, list[str]], facts_dir: Path = FACTS_DIR) -> tupl
         facts += fs
     entities = merge_entities(entities)
     names = {e.name for e in entities}
+    for ent in entities:
+        if ent.kind is not None and ent.kind not in names:
+            raise CurationError(f"entity {ent.name}: kind {ent.kind!r} is not a declared entity")
     seen: set[str] = set()
     for fact in facts:
         if fact.id in seen:

@@ -1,10 +1,12 @@
 """Decide: answer with which facts, say the documents do not state it, or ask back.
 
-``Decider(model).decide(query, candidates)`` -> :class:`Decision`.
+``Decider(model, offices).decide(query, candidates)`` -> :class:`Decision`.
 
 1. **Clarify** when the question names nothing and asks nothing.
 2. **Not in the documents**, by what the question itself says: it names
-   something more specific than any entity (障害者手帳) and nothing else.  A
+   something more specific than any entity (障害者手帳) and nothing else.
+   **Office and service**: whether one office handles a service is read
+   off the org chart (:mod:`knowledge.offices`), not weighed.  A
    cue word (fee, hours, what to bring …) narrows the candidates to the facts
    about the subject that give that attribute; when there are none, every
    candidate stays, each marked as missing the cue (a feature the classifier
@@ -39,6 +41,7 @@ from functools import cached_property
 
 from .attributes import attributes
 from .kb import FactRow
+from .offices import Capability, OfficeDuties
 from .retrieve import Candidate, satisfying
 from .understand import Query
 
@@ -139,6 +142,7 @@ class Decision:
     partial: bool = False
     probability: float | None = None
     unknown: bool = False  # ``about`` are nouns the documents never use, not names
+    capability: Capability | None = None  # set when the org chart decided whether an office handles a service
 
 
 def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> dict[str, float]:
@@ -162,6 +166,12 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     return values
 
 
+def readings(query: Query) -> set[str]:
+    """The ``ask_*`` intents ``query`` may be read as: the NLU's ranked at
+    ``PLAUSIBLE_INTENT`` or more, and those its asking words hint at."""
+    return {i for i, w in query.intent_weights.items() if w >= PLAUSIBLE_INTENT} | query.hinted
+
+
 def about_subject(cand: Candidate) -> bool:
     """Whether the candidate's fact is about a named subject (as its subject
     or in its ``about``; a passing mention does not count)."""
@@ -169,10 +179,13 @@ def about_subject(cand: Candidate) -> bool:
 
 
 class Decider:
-    """Applies a trained :class:`Model` (see module docstring)."""
+    """Applies a trained :class:`Model` (see module docstring); ``offices``
+    (optional) answers whether an office handles a service from the org
+    chart before the classifier is asked."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, offices: OfficeDuties | None = None):
         self.model = model
+        self.offices = offices
 
     def rank(self, candidates: list[Candidate]) -> list[Candidate]:
         """``candidates`` with ``score`` set to the ranker's probability, best
@@ -196,7 +209,7 @@ class Decider:
         """
         if not query.cues and query.intent_weights and (query.subjects or query.office):
             table = attributes()
-            intents = {i for i, w in query.intent_weights.items() if w >= PLAUSIBLE_INTENT} | query.hinted
+            intents = readings(query)
             wanted = {a for i in intents if i in table.intents for group in table.intents[i] for a in group}
             pool = [c for c in candidates if c.fact.attribute in wanted]
             return (pool or candidates), ()
@@ -219,6 +232,9 @@ class Decider:
             return Decision("clarify", query)
         if query.partial and not query.subjects:
             return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)
+        capability = self.offices.capability(query, readings(query)) if self.offices else None
+        if capability is not None:
+            return Decision("answer", query, capability.facts[:MAX_FACTS], about=about, capability=capability)
         pool, missing = self.eligible(query, candidates)
         # no fact about the subject gives what the cue asks: only a fact that says it otherwise may answer
         ranked = self.rank(pool if pool else candidates)

@@ -57,6 +57,7 @@ class EntityRow:
     parent: str | None
     ward: str | None
     date: str | None
+    kind: str | None = None
 
 
 class KnowledgeBase:
@@ -77,7 +78,7 @@ class KnowledgeBase:
                 doc["contact"] = json.loads(doc["contact"]) if doc.get("contact") else None
             self.entities = {
                 r["name"]: EntityRow(r["name"], r["type"], r["doc"], r["kana"], json.loads(r["aliases"] or "[]"),
-                                     r["parent"], r["ward"], r["date"])
+                                     r["parent"], r["ward"], r["date"], r["kind"])
                 for r in conn.execute("select * from entities")
             }
             self.lexicon = [dict(r) for r in conn.execute("select * from lexicon")]

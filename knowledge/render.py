@@ -3,7 +3,10 @@
 ``Renderer(kb).render(decision)`` -> :class:`Answer`.
 
 * **Answer**: a vocabulary inference is said first, as general knowledge
-  (「婚姻届は戸籍の届出です（一般的な手続きの区分による案内です）。」); then, for an
+  (「婚姻届は戸籍の届出です（一般的な手続きの区分による案内です）。」); for a
+  question whether an office handles a service that its duties do not list,
+  that they do not (「資料では、出張所の主な取り扱い業務に戸籍は挙がっていません。」);
+  then, for an
   event whose day is past, that it is over; then each fact's text with its
   plan / proposal / example note (``attributes.yml`` ``statuses``); a contact
   for application-like facts; then 「出典：『title』lines、as-of」 per source.
@@ -111,6 +114,9 @@ class Renderer:
         for named in query.inferences:
             if any(f.subject == named.name or named.name in f.about for f in facts):
                 parts.append(named.reason.rstrip("。") + INFERENCE_NOTE + "。" if named.reason else "")
+        if decision.capability and not decision.capability.handles:
+            cap = decision.capability
+            parts.append(f"資料では、{cap.unit}の主な取り扱い業務に{'・'.join(cap.services)}は挙がっていません。")
         for name in dict.fromkeys(f.subject for f in facts):
             event = self.kb.entities.get(name)
             if event and event.type == "event" and event.date and event.date < query.today.isoformat():

@@ -87,7 +87,8 @@ class Query:
     named by cue words; ``subjects``: what it is about (``Named``, typed
     names first); ``constraints``: wards named beside a subject (entity
     names); ``context``: an earlier topic kept as context of an elliptical
-    turn; ``office``: names 区役所; ``terms``: retrieval terms;
+    turn, and names given only around the question; ``background``: those
+    names (``Named``); ``office``: names 区役所; ``terms``: retrieval terms;
     ``rest_terms``: the terms of the words that are not names (what the
     question says about them, cue and asking words included); ``content``:
     ``(normalized form, reading)`` of the content words not explained by
@@ -119,6 +120,7 @@ class Query:
     subjects: list[Named] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     context: list[str] = field(default_factory=list)
+    background: list[Named] = field(default_factory=list)
     office: bool = False
     terms: list[str] = field(default_factory=list)
     rest_terms: list[str] = field(default_factory=list)
@@ -150,8 +152,8 @@ class Query:
 
     @property
     def inferences(self) -> list[Named]:
-        """Subjects that rest on a vocabulary inference."""
-        return [s for s in self.subjects if s.source == "vocabulary"]
+        """Subjects, then background names, that rest on a vocabulary inference."""
+        return [s for s in self.subjects + self.background if s.source == "vocabulary"]
 
     @property
     def asked(self) -> tuple[str, ...]:
@@ -519,7 +521,8 @@ class Understander:
 
         asked = [s for s in query.subjects if in_question(s.start)]
         if asked and len(asked) < len(query.subjects):
-            query.context += [s.name for s in query.subjects if s not in asked]
+            query.background = [s for s in query.subjects if s not in asked]
+            query.context += [s.name for s in query.background]
             query.subjects = asked
         if asked or query.office:
             named = {m.name for m in matches if in_question(m.start)}

@@ -113,6 +113,20 @@ def test_wrong_quote_fails_the_build_naming_the_fact(tmp_path):
     assert not (tmp_path / "kb.sqlite").exists()
 
 
+def test_an_entity_of_an_undeclared_kind_fails_the_build_naming_it(tmp_path):
+    sources, facts = _copy_tree(tmp_path)
+    data = yaml.safe_load((facts / "000.yml").read_text(encoding="utf-8"))
+    data["entities"][0]["kind"] = "どこにもない出張所"
+    (facts / "000.yml").write_text(yaml.dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(curated.CurationError, match=f"{data['entities'][0]['name']}.*どこにもない出張所"):
+        build(tmp_path / "kb.sqlite", sources, facts, verbose=False)
+
+
+def test_offices_know_the_kind_they_are_one_of(kb):
+    assert kb.entities["橘出張所"].kind == "出張所"
+    assert kb.entities["出張所"].kind is None
+
+
 def test_missing_source_gives_a_clear_error(tmp_path):
     sources, facts = _copy_tree(tmp_path)
     (sources / "003_901ddf8fdfbafd1d.txt").unlink()

@@ -1,0 +1,79 @@
+"""Whether an office handles a service: the org chart's relation (knowledge/offices.py)."""
+import pytest
+
+from knowledge.offices import OfficeDuties
+
+
+@pytest.fixture(scope="module")
+def offices(kb):
+    return OfficeDuties(kb)
+
+
+@pytest.fixture
+def capability(answerer, offices):
+    """``capability(question, intent)`` -> the Capability the org chart gives, or None."""
+
+    def _capability(question, intent="ask_counter"):
+        query = answerer.understander.understand(question, intent)
+        return offices.capability(query, {intent} | query.hinted)
+
+    return _capability
+
+
+def test_a_named_office_is_one_of_its_kind(offices):
+    assert offices.units("生田出張所") == ["生田出張所", "出張所"]
+    assert offices.units("田島支所") == ["田島支所", "支所・区民センター"]
+    assert offices.units("区民課") == ["区民課"]
+
+
+def test_an_office_that_handles_the_service_says_where_the_chart_lists_it(capability):
+    cap = capability("田島支所で国民年金の手続きはできますか")
+    assert cap.handles and cap.unit == "支所・区民センター"
+    assert any("国民年金" in f.text and "支所" in f.text for f in cap.facts)
+    assert any(f.attribute == "duties" and f.subject == "支所・区民センター" for f in cap.facts)
+
+
+def test_a_service_the_office_does_not_list_is_answered_with_where_it_is_handled(capability):
+    cap = capability("生田出張所で国民健康保険に入れますか", "ask_procedure")
+    assert not cap.handles and cap.unit == "出張所"
+    assert cap.facts[0].subject == "国民健康保険" and cap.facts[0].attribute == "handled_by"
+    assert any(f.attribute == "duties" and f.subject == "出張所" for f in cap.facts)
+
+
+def test_what_the_documents_say_of_the_office_and_the_service_together_comes_first(capability):
+    # 出張所の届出窓口は区役所へ集約 ties 出張所 and 戸籍 (a 離婚届 is a 戸籍 notification)
+    cap = capability("日吉出張所に離婚届を持っていってもいいですか")
+    assert not cap.handles
+    assert cap.facts[0].subject == "出張所" and "集約" in cap.facts[0].text
+
+
+def test_a_certificate_is_issued_where_certificates_are(capability):
+    cap = capability("戸籍抄本は橘出張所でもらえますか", "ask_procedure")
+    assert cap.handles and "各種証明書の発行" in cap.services
+
+
+@pytest.mark.parametrize("question, intent", [
+    ("生田出張所は何時まで開いていますか", "ask_datetime"),     # asks a time, not whether
+    ("生田出張所の手数料はいくらですか", "ask_fee_capacity"),    # a cue names what is asked
+    ("戸籍はどこの課の担当ですか", "ask_counter"),               # no office
+    ("生田出張所はどこにありますか", "ask_venue"),               # no service
+    ("行政サービスコーナーで印鑑登録できますか", "ask_procedure"),  # the documents give it no duties
+])
+def test_other_questions_are_left_to_the_classifier(capability, question, intent):
+    assert capability(question, intent) is None
+
+
+def test_the_reply_says_the_chart_does_not_list_it_then_where_to_go(ask):
+    answer = ask("向丘出張所で母子手帳はもらえますか", "ask_procedure")
+    assert answer.status == "answered"
+    lines = answer.text.splitlines()
+    assert any(line.startswith("資料では、出張所の主な取り扱い業務に") for line in lines)
+    assert "出張所の主な取り扱い業務は" in answer.text
+    assert any(f.startswith("001-boshitecho") for f in answer.facts)
+
+
+def test_a_certificate_named_before_the_question_still_counts_and_its_inference_is_said(ask):
+    answer = ask("祖父の除籍謄本が要ります。生田出張所で出してもらえますか", "ask_counter")
+    assert answer.status == "answered"
+    assert "除籍謄本は" in answer.text and "一般的な手続きの区分による案内" in answer.text
+    assert "各種証明書の発行は、出張所" in answer.text
