@@ -80,19 +80,22 @@ class OfficeDuties:
         if query.cues or not intents & CAPABILITY_INTENTS:
             return None
         offices = [s.name for s in query.subjects if s.type == "office" and s.name != OFFICE]
-        # 「除籍謄本が必要です。橘出張所で出せますか」: a service named around the question counts too
-        services = tuple(dict.fromkeys([s.name for s in query.subjects if s.type == "service"] + [
-            n for n in query.context if getattr(self.kb.entities.get(n), "type", None) == "service"]))
-        if len(set(offices)) != 1 or not services:
+        asked = tuple(dict.fromkeys(s.name for s in query.subjects if s.type == "service"))
+        # 「除籍謄本が必要です。橘出張所で出せますか」: a service named around the question, when the office handles it
+        around = tuple(n for n in query.context if n not in asked
+                       and getattr(self.kb.entities.get(n), "type", None) == "service")
+        if len(set(offices)) != 1 or not (asked or around):
             return None
         units = self.units(offices[0])
         unit = next((u for u in units if u in self.duties), None)
         if unit is None:
             return None
         duties = self.duties[unit]
-        handled = [f for s in services for f in self.handled_by.get(s, ()) if set(units) & set(f.about)]
-        if handled or any(s in duties.about for s in services):
-            return Capability(offices[0], unit, services, True, _unique(handled + [duties]))
+        for services in (asked, around):
+            handled = [f for s in services for f in self.handled_by.get(s, ()) if set(units) & set(f.about)]
+            if handled or any(s in duties.about for s in services):
+                return Capability(offices[0], unit, services, True, _unique(handled + [duties]))
+        services = asked or around
         # what the documents say of the office and the service together, where the service is handled, and
         # the office's duties (which do not list it)
         together = [f for u in units for f in self.about.get(u, ())

@@ -68,6 +68,13 @@ def date_ja(iso: str | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def inference_notes(inferences: list) -> list[str]:
+    """The sentences saying the vocabulary inferences (``Named`` with a
+    ``reason``) as general knowledge, each once (one citizen's word may
+    stand for two duty terms)."""
+    return list(dict.fromkeys(n.reason.rstrip("。") + INFERENCE_NOTE + "。" for n in inferences if n.reason))
+
+
 class Renderer:
     """Turns a :class:`~knowledge.decide.Decision` into an :class:`Answer`."""
 
@@ -111,9 +118,8 @@ class Renderer:
         if query.assumed and any(f.subject == query.assumed or query.assumed in f.about for f in facts):
             parts.append(f"（{query.assumed}についてのご質問としてお答えします）")
             topic = query.assumed
-        for named in query.inferences:
-            if any(f.subject == named.name or named.name in f.about for f in facts):
-                parts.append(named.reason.rstrip("。") + INFERENCE_NOTE + "。" if named.reason else "")
+        parts += inference_notes([n for n in query.inferences
+                                  if any(f.subject == n.name or n.name in f.about for f in facts)])
         if decision.capability and not decision.capability.handles:
             cap = decision.capability
             parts.append(f"資料では、{cap.unit}の主な取り扱い業務に{'・'.join(cap.services)}は挙がっていません。")
@@ -191,9 +197,7 @@ class Renderer:
         label = next((self.table.label(a) for a in decision.missing if a in self.table.labels), None)
         about = "・".join(decision.about)
         parts = []
-        for named in query.inferences:
-            if named.reason:
-                parts.append(named.reason.rstrip("。") + INFERENCE_NOTE + "。")
+        parts += inference_notes(query.inferences)
         if decision.partial:
             parts.append("申し訳ありません。お尋ねの件は、手元の資料に記載がありません。")
         elif decision.unknown:

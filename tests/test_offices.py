@@ -77,3 +77,14 @@ def test_a_certificate_named_before_the_question_still_counts_and_its_inference_
     assert answer.status == "answered"
     assert "除籍謄本は" in answer.text and "一般的な手続きの区分による案内" in answer.text
     assert "各種証明書の発行は、出張所" in answer.text
+
+
+def test_a_service_named_around_the_question_counts_only_when_the_office_handles_it(capability):
+    # 引っ越し (住所変更の届出) is background here; what is asked about is 国民年金
+    cap = capability("市外から引っ越してきたばかりです。日吉出張所で国民年金の手続きはできますか")
+    assert cap.services == ("国民年金",) and not cap.handles
+
+
+def test_one_word_standing_for_two_duty_terms_says_its_reason_once(ask):
+    answer = ask("独身証明書はどこでもらえますか", "ask_counter")
+    assert answer.text.count("独身証明書は、") == 1
