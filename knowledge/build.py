@@ -152,8 +152,9 @@ def _committee_rows(entities, facts) -> list[dict]:
 
 def _lexicon_rows(entities) -> list[dict]:
     rows = []
+    by_name = {e.name: e for e in entities}
     for ent in entities:
-        variants = {ent.name, *(ent.aliases or [])}
+        variants = {ent.name, *(ent.aliases or []), *curated.possessive_forms(ent, by_name)}
         if ent.kana:
             variants.add(ent.kana)
         for variant in sorted(variants):
@@ -229,7 +230,8 @@ def build(db_path: Path | str = DEFAULT_DB, sources_dir: Path = SOURCES_DIR,
     db["entities"].insert_all(
         [{"name": e.name, "type": e.type, "doc": e.doc, "kana": e.kana,
           "aliases": json.dumps(e.aliases, ensure_ascii=False), "parent": e.parent, "ward": e.ward,
-          "date": e.date, "kind": e.kind} for e in entities], pk="name", columns={"kind": str})
+          "date": e.date, "kind": e.kind, "ended_by": e.ended_by} for e in entities], pk="name",
+        columns={"kind": str, "ended_by": str})
     db["facts"].create({**{c: str for c in FACT_COLUMNS}, "line_start": int, "line_end": int,
                         "about": str, "keywords": str, "terms": str},
                        pk="id", foreign_keys=[("doc", "documents")])

@@ -49,6 +49,7 @@ class Entity:
     ward: str | None = None
     date: str | None = None  # ISO date, events only
     kind: str | None = None  # the general entity this is one of (橘出張所 -> 出張所)
+    ended_by: str | None = None  # id of the fact saying it no longer exists (an office closed)
 
 
 @dataclass
@@ -92,6 +93,7 @@ def _entity(raw: dict, doc: str, where: str) -> Entity:
         name=str(raw["name"]), type=raw["type"], doc=doc, kana=raw.get("kana"),
         aliases=[str(a) for a in raw.get("aliases") or []], parent=raw.get("parent"),
         ward=raw.get("ward"), date=_iso(raw.get("date"), f"{where} {raw['name']}"), kind=raw.get("kind"),
+        ended_by=raw.get("ended_by"),
     )
 
 
@@ -147,6 +149,27 @@ def verify_quote(fact: Fact, source_lines: list[str]) -> None:
         )
 
 
+POSSESSIVE_PREFIX_CHARS = 4  # the place part of 橘出張所, 大師支所, 登戸行政サービスコーナー is this short or shorter
+
+
+def possessive_forms(entity: Entity, by_name: dict[str, Entity]) -> list[str]:
+    """How citizens write an office of a kind with の (「橘の出張所」 for
+    橘出張所, 「大師の区民センター」 for 大師区民センター, an alias of 大師支所):
+    each of its name and aliases that is a short place part followed by a
+    form of its ``kind`` (the kind's name or an alias), with の between.
+    [] for an entity without a kind."""
+    kind = by_name.get(entity.kind or "")
+    if kind is None:
+        return []
+    out = []
+    for own in (entity.name, *entity.aliases):
+        for form in (kind.name, *kind.aliases):
+            place = own[: -len(form)]
+            if own.endswith(form) and 0 < len(place) <= POSSESSIVE_PREFIX_CHARS and not place.endswith("の"):
+                out.append(f"{place}の{form}")
+    return list(dict.fromkeys(out))
+
+
 def merge_entities(entities: list[Entity]) -> list[Entity]:
     """Merge entities declared in several files under one name (first wins,
     aliases are united, missing optional fields are filled in)."""
@@ -157,7 +180,7 @@ def merge_entities(entities: list[Entity]) -> list[Entity]:
             merged[ent.name] = ent
             continue
         have.aliases += [a for a in ent.aliases if a not in have.aliases]
-        for attr in ("kana", "parent", "ward", "date", "kind"):
+        for attr in ("kana", "parent", "ward", "date", "kind", "ended_by"):
             if getattr(have, attr) is None:
                 setattr(have, attr, getattr(ent, attr))
     return list(merged.values())
@@ -167,8 +190,8 @@ def load_all(sources: dict[str, list[str]], facts_dir: Path = FACTS_DIR) -> tupl
     """Load every ``*.yml`` in ``facts_dir`` and verify it against ``sources``.
 
     ``sources`` maps a document id to its raw lines.  Raises ``CurationError``
-    for the first bad fact, duplicate id, unknown document, unknown subject
-    or unknown entity kind.
+    for the first bad fact, duplicate id, unknown document, unknown subject,
+    unknown entity kind, or an ``ended_by`` that is not a fact about its entity.
     """
     entities: list[Entity] = []
     facts: list[Fact] = []
@@ -194,4 +217,8 @@ def load_all(sources: dict[str, list[str]], facts_dir: Path = FACTS_DIR) -> tupl
         if unknown:
             raise CurationError(f"fact {fact.id}: about names undeclared entities {unknown}")
         verify_quote(fact, sources[fact.doc])
+    by_id = {f.id: f for f in facts}
+    for ent in entities:
+        if ent.ended_by is not None and getattr(by_id.get(ent.ended_by), "subject", None) != ent.name:
+            raise CurationError(f"entity {ent.name}: ended_by {ent.ended_by!r} is not a fact about it")
     return entities, facts

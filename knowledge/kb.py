@@ -58,6 +58,7 @@ class EntityRow:
     ward: str | None
     date: str | None
     kind: str | None = None
+    ended_by: str | None = None
 
 
 class KnowledgeBase:
@@ -78,7 +79,8 @@ class KnowledgeBase:
                 doc["contact"] = json.loads(doc["contact"]) if doc.get("contact") else None
             self.entities = {
                 r["name"]: EntityRow(r["name"], r["type"], r["doc"], r["kana"], json.loads(r["aliases"] or "[]"),
-                                     r["parent"], r["ward"], r["date"], r["kind"])
+                                     r["parent"], r["ward"], r["date"], r["kind"],
+                                     r["ended_by"])
                 for r in conn.execute("select * from entities")
             }
             self.lexicon = [dict(r) for r in conn.execute("select * from lexicon")]

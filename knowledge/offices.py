@@ -15,6 +15,10 @@ the units that handle it (``handled_by`` facts, whose ``about`` names them).
   about the office and the service together (出張所の届出窓口は区役所へ集約),
   where the service is handled, and the office's duties.
 
+An office that no longer exists (its entity's ``ended_by``: 柿生連絡所),
+asked about a service or about nothing else, is answered with the fact that
+says so, then where the service is handled.
+
 Nothing is decided here when the question names no single office other
 than 区役所, no service, asks for something else than where or whether
 (a cue such as 時間 or 手数料), or when the documents give the office no
@@ -37,13 +41,15 @@ class Capability:
     """Whether ``office`` handles ``services``: ``handles`` True when the
     org chart lists one of them for it; ``facts`` what to say, best first;
     ``unit`` the general office whose duties the documents give (出張所 for
-    橘出張所)."""
+    橘出張所); ``ended`` the office no longer exists (its entity's
+    ``ended_by``), which the first fact says."""
 
     office: str
     unit: str
     services: tuple[str, ...]
     handles: bool
     facts: list[FactRow] = field(default_factory=list)
+    ended: bool = False
 
 
 class OfficeDuties:
@@ -84,7 +90,15 @@ class OfficeDuties:
         # 「除籍謄本が必要です。橘出張所で出せますか」: a service named around the question, when the office handles it
         around = tuple(n for n in query.context if n not in asked
                        and getattr(self.kb.entities.get(n), "type", None) == "service")
-        if len(set(offices)) != 1 or not (asked or around):
+        if len(set(offices)) != 1:
+            return None
+        ended = getattr(self.kb.entities.get(offices[0]), "ended_by", None)
+        # 「柿生連絡所で住民票を取れますか」「…まだやってますか」: it is closed, and where the service is handled
+        # (not a question about something else of it: 跡地, a new facility)
+        if ended and (asked or not query.content):
+            elsewhere = [f for s in asked for f in self.handled_by.get(s, ())]
+            return Capability(offices[0], offices[0], asked, False, _unique([self.kb.facts[ended]] + elsewhere), True)
+        if not (asked or around):
             return None
         units = self.units(offices[0])
         unit = next((u for u in units if u in self.duties), None)

@@ -120,7 +120,7 @@ class Renderer:
             topic = query.assumed
         parts += inference_notes([n for n in query.inferences
                                   if any(f.subject == n.name or n.name in f.about for f in facts)])
-        if decision.capability and not decision.capability.handles:
+        if decision.capability and not (decision.capability.handles or decision.capability.ended):
             cap = decision.capability
             parts.append(f"資料では、{cap.unit}の主な取り扱い業務に{'・'.join(cap.services)}は挙がっていません。")
         for name in dict.fromkeys(f.subject for f in facts):

@@ -122,6 +122,16 @@ def test_an_entity_of_an_undeclared_kind_fails_the_build_naming_it(tmp_path):
         build(tmp_path / "kb.sqlite", sources, facts, verbose=False)
 
 
+def test_an_ended_by_that_is_not_a_fact_about_the_entity_fails_the_build(tmp_path):
+    sources, facts = _copy_tree(tmp_path)
+    data = yaml.safe_load((facts / "000.yml").read_text(encoding="utf-8"))
+    other = next(f["id"] for f in data["facts"] if f["subject"] != data["entities"][0]["name"])
+    data["entities"][0]["ended_by"] = other
+    (facts / "000.yml").write_text(yaml.dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(curated.CurationError, match=f"ended_by {other!r}"):
+        build(tmp_path / "kb.sqlite", sources, facts, verbose=False)
+
+
 def test_offices_know_the_kind_they_are_one_of(kb):
     assert kb.entities["橘出張所"].kind == "出張所"
     assert kb.entities["出張所"].kind is None

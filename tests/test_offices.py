@@ -88,3 +88,21 @@ def test_a_service_named_around_the_question_counts_only_when_the_office_handles
 def test_one_word_standing_for_two_duty_terms_says_its_reason_once(ask):
     answer = ask("独身証明書はどこでもらえますか", "ask_counter")
     assert answer.text.count("独身証明書は、") == 1
+
+
+def test_an_office_that_no_longer_exists_is_said_to_be_closed_then_where_to_go(capability, kb):
+    cap = capability("宮前連絡所で住民票をとれますか", "ask_procedure")
+    assert cap.ended and cap.facts[0].id == kb.entities["宮前連絡所"].ended_by
+    assert any(f.subject == "住民票" and f.attribute == "handled_by" for f in cap.facts[1:])
+
+
+def test_a_closed_office_asked_about_something_else_of_it_is_left_to_the_classifier(capability):
+    assert capability("柿生連絡所の建物は今後どう使われますか", "ask_venue") is None
+
+
+@pytest.mark.parametrize("written, name", [
+    ("橘の出張所", "橘出張所"), ("大師の区民センター", "大師支所"), ("柿生の連絡所", "柿生連絡所"),
+])
+def test_an_office_written_with_no_is_that_office(answerer, written, name):
+    query = answerer.understander.understand(f"{written}で住民票はとれますか", "ask_procedure")
+    assert name in query.subject_names
