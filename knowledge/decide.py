@@ -5,12 +5,13 @@
 1. **Clarify** when the question names nothing and asks nothing.
 2. **Not in the documents**, by what the question itself says: it names
    something more specific than any entity (障害者手帳) and nothing else.
-   **Office and service**: whether one office handles a service is read
-   off the org chart (:mod:`knowledge.offices`), not weighed.  A
+   **One office**: whether it handles a service, whether a ward has one,
+   whether it is still open is read off the org chart
+   (:mod:`knowledge.offices`), not weighed.  A
    cue word (fee, hours, what to bring …) narrows the candidates to the facts
-   about the subject that give that attribute; when there are none, every
-   candidate stays, each marked as missing the cue (a feature the classifier
-   weighs heavily), and a decline names the missing attribute.
+   about the subject that give that attribute; when there are none, the
+   reply is "not in the documents" naming the missing attribute (as
+   ``attributes.yml`` promises), whatever facts of other attributes say.
 3. **Rank** the remaining candidates with the trained ranker (a linear
    model over ``retrieve.FEATURES`` fitted on pairs of candidates; its
    score, squashed to 0..1, orders them).
@@ -41,7 +42,7 @@ from functools import cached_property
 
 from .attributes import attributes
 from .kb import FactRow
-from .offices import Capability, OfficeDuties
+from .offices import OfficeDuties, OfficeReply
 from .retrieve import Candidate, satisfying
 from .understand import Query
 
@@ -142,7 +143,7 @@ class Decision:
     partial: bool = False
     probability: float | None = None
     unknown: bool = False  # ``about`` are nouns the documents never use, not names
-    capability: Capability | None = None  # set when the org chart decided whether an office handles a service
+    office: OfficeReply | None = None  # set when the org chart answered a question about one office
 
 
 def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> dict[str, float]:
@@ -180,8 +181,8 @@ def about_subject(cand: Candidate) -> bool:
 
 class Decider:
     """Applies a trained :class:`Model` (see module docstring); ``offices``
-    (optional) answers whether an office handles a service from the org
-    chart before the classifier is asked."""
+    (optional) answers questions about one office from the org chart
+    before the classifier is asked."""
 
     def __init__(self, model: Model, offices: OfficeDuties | None = None):
         self.model = model
@@ -232,11 +233,12 @@ class Decider:
             return Decision("clarify", query)
         if query.partial and not query.subjects:
             return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)
-        capability = self.offices.capability(query, readings(query)) if self.offices else None
-        if capability is not None:
-            return Decision("answer", query, capability.facts[:MAX_FACTS], about=about, capability=capability)
+        office = self.offices.reply(query, readings(query)) if self.offices else None
+        if office is not None:
+            return Decision("answer", query, office.facts[:MAX_FACTS], about=about, office=office)
         pool, missing = self.eligible(query, candidates)
-        # no fact about the subject gives what the cue asks: only a fact that says it otherwise may answer
+        if missing:
+            return Decision("not_found", query, missing=missing, about=about, unknown=unknown)
         ranked = self.rank(pool if pool else candidates)
         if not ranked:
             return Decision("not_found", query, missing=missing or query.asked, about=about, unknown=unknown)

@@ -5,7 +5,8 @@
 * **Answer**: a vocabulary inference is said first, as general knowledge
   (「婚姻届は戸籍の届出です（一般的な手続きの区分による案内です）。」); for a
   question whether an office handles a service that its duties do not list,
-  that they do not (「資料では、出張所の主な取り扱い業務に戸籍は挙がっていません。」);
+  that they do not (「資料では、出張所の主な取り扱い業務に戸籍は挙がっていません。」),
+  and for an office asked for in a ward that has none, that it has none;
   then, for an
   event whose day is past, that it is over; then each fact's text with its
   plan / proposal / example note (``attributes.yml`` ``statuses``); a contact
@@ -120,9 +121,11 @@ class Renderer:
             topic = query.assumed
         parts += inference_notes([n for n in query.inferences
                                   if any(f.subject == n.name or n.name in f.about for f in facts)])
-        if decision.capability and not (decision.capability.handles or decision.capability.ended):
-            cap = decision.capability
-            parts.append(f"資料では、{cap.unit}の主な取り扱い業務に{'・'.join(cap.services)}は挙がっていません。")
+        if decision.office and decision.office.kind == "not_listed":
+            parts.append(f"資料では、{decision.office.unit}の主な取り扱い業務に{'・'.join(decision.office.services)}"
+                         "は挙がっていません。")
+        elif decision.office and decision.office.kind == "absent":
+            parts.append(f"資料では、{decision.office.ward}の{decision.office.office}は挙がっていません。")
         for name in dict.fromkeys(f.subject for f in facts):
             event = self.kb.entities.get(name)
             if event and event.type == "event" and event.date and event.date < query.today.isoformat():

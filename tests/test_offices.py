@@ -1,4 +1,4 @@
-"""Whether an office handles a service: the org chart's relation (knowledge/offices.py)."""
+"""Questions about one office, read off the org chart (knowledge/offices.py)."""
 import pytest
 
 from knowledge.offices import OfficeDuties
@@ -10,14 +10,14 @@ def offices(kb):
 
 
 @pytest.fixture
-def capability(answerer, offices):
-    """``capability(question, intent)`` -> the Capability the org chart gives, or None."""
+def office_reply(answerer, offices):
+    """``office_reply(question, intent)`` -> the OfficeReply the org chart gives, or None."""
 
-    def _capability(question, intent="ask_counter"):
+    def _office_reply(question, intent="ask_counter"):
         query = answerer.understander.understand(question, intent)
-        return offices.capability(query, {intent} | query.hinted)
+        return offices.reply(query, {intent} | query.hinted)
 
-    return _capability
+    return _office_reply
 
 
 def test_a_named_office_is_one_of_its_kind(offices):
@@ -26,41 +26,55 @@ def test_a_named_office_is_one_of_its_kind(offices):
     assert offices.units("区民課") == ["区民課"]
 
 
-def test_an_office_that_handles_the_service_says_where_the_chart_lists_it(capability):
-    cap = capability("田島支所で国民年金の手続きはできますか")
-    assert cap.handles and cap.unit == "支所・区民センター"
+def test_an_office_that_handles_the_service_says_where_the_chart_lists_it(office_reply):
+    cap = office_reply("田島支所で国民年金の手続きはできますか")
+    assert cap.kind == "handles" and cap.unit == "支所・区民センター"
     assert any("国民年金" in f.text and "支所" in f.text for f in cap.facts)
     assert any(f.attribute == "duties" and f.subject == "支所・区民センター" for f in cap.facts)
 
 
-def test_a_service_the_office_does_not_list_is_answered_with_where_it_is_handled(capability):
-    cap = capability("生田出張所で国民健康保険に入れますか", "ask_procedure")
-    assert not cap.handles and cap.unit == "出張所"
+def test_a_service_the_office_does_not_list_is_answered_with_where_it_is_handled(office_reply):
+    cap = office_reply("生田出張所で国民健康保険に入れますか", "ask_procedure")
+    assert cap.kind == "not_listed" and cap.unit == "出張所"
     assert cap.facts[0].subject == "国民健康保険" and cap.facts[0].attribute == "handled_by"
     assert any(f.attribute == "duties" and f.subject == "出張所" for f in cap.facts)
 
 
-def test_what_the_documents_say_of_the_office_and_the_service_together_comes_first(capability):
+def test_what_the_documents_say_of_the_office_and_the_service_together_comes_first(office_reply):
     # 出張所の届出窓口は区役所へ集約 ties 出張所 and 戸籍 (a 離婚届 is a 戸籍 notification)
-    cap = capability("日吉出張所に離婚届を持っていってもいいですか")
-    assert not cap.handles
+    cap = office_reply("日吉出張所に離婚届を持っていってもいいですか")
+    assert cap.kind == "not_listed"
     assert cap.facts[0].subject == "出張所" and "集約" in cap.facts[0].text
 
 
-def test_a_certificate_is_issued_where_certificates_are(capability):
-    cap = capability("戸籍抄本は橘出張所でもらえますか", "ask_procedure")
-    assert cap.handles and "各種証明書の発行" in cap.services
+def test_a_certificate_is_issued_where_certificates_are(office_reply):
+    cap = office_reply("戸籍抄本は橘出張所でもらえますか", "ask_procedure")
+    assert cap.kind == "handles" and "各種証明書の発行" in cap.services
+
+
+def test_a_kind_of_office_asked_for_in_a_ward_without_one_says_where_they_are(office_reply, ask):
+    cap = office_reply("中原区に支所はありますか", "ask_venue")
+    assert cap.kind == "absent" and cap.ward == "中原区" and cap.facts[0].subject == "支所・区民センター"
+    reply = ask("中原区に支所はありますか", "ask_venue").text
+    assert "資料では、中原区の支所・区民センターは挙がっていません。" in reply
+
+
+def test_a_kind_of_office_in_a_ward_that_has_one_is_that_office(office_reply):
+    cap = office_reply("多摩区の出張所で国民年金の手続きはできますか")
+    assert cap.office == "生田出張所" and cap.kind == "not_listed"
+    cap = office_reply("幸区に出張所はありますか", "ask_venue")
+    assert cap.kind == "located" and cap.office == "日吉出張所" and cap.facts[0].subject == "日吉出張所"
 
 
 @pytest.mark.parametrize("question, intent", [
     ("生田出張所は何時まで開いていますか", "ask_datetime"),     # asks a time, not whether
     ("生田出張所の手数料はいくらですか", "ask_fee_capacity"),    # a cue names what is asked
     ("戸籍はどこの課の担当ですか", "ask_counter"),               # no office
-    ("生田出張所はどこにありますか", "ask_venue"),               # no service
+    ("生田出張所では何ができますか", "ask_counter"),             # no service, and not where
     ("行政サービスコーナーで印鑑登録できますか", "ask_procedure"),  # the documents give it no duties
 ])
-def test_other_questions_are_left_to_the_classifier(capability, question, intent):
-    assert capability(question, intent) is None
+def test_other_questions_are_left_to_the_classifier(office_reply, question, intent):
+    assert office_reply(question, intent) is None
 
 
 def test_the_reply_says_the_chart_does_not_list_it_then_where_to_go(ask):
@@ -79,10 +93,10 @@ def test_a_certificate_named_before_the_question_still_counts_and_its_inference_
     assert "各種証明書の発行は、出張所" in answer.text
 
 
-def test_a_service_named_around_the_question_counts_only_when_the_office_handles_it(capability):
+def test_a_service_named_around_the_question_counts_only_when_the_office_handles_it(office_reply):
     # 引っ越し (住所変更の届出) is background here; what is asked about is 国民年金
-    cap = capability("市外から引っ越してきたばかりです。日吉出張所で国民年金の手続きはできますか")
-    assert cap.services == ("国民年金",) and not cap.handles
+    cap = office_reply("市外から引っ越してきたばかりです。日吉出張所で国民年金の手続きはできますか")
+    assert cap.services == ("国民年金",) and cap.kind == "not_listed"
 
 
 def test_one_word_standing_for_two_duty_terms_says_its_reason_once(ask):
@@ -90,14 +104,14 @@ def test_one_word_standing_for_two_duty_terms_says_its_reason_once(ask):
     assert answer.text.count("独身証明書は、") == 1
 
 
-def test_an_office_that_no_longer_exists_is_said_to_be_closed_then_where_to_go(capability, kb):
-    cap = capability("宮前連絡所で住民票をとれますか", "ask_procedure")
-    assert cap.ended and cap.facts[0].id == kb.entities["宮前連絡所"].ended_by
+def test_an_office_that_no_longer_exists_is_said_to_be_closed_then_where_to_go(office_reply, kb):
+    cap = office_reply("宮前連絡所で住民票をとれますか", "ask_procedure")
+    assert cap.kind == "ended" and cap.facts[0].id == kb.entities["宮前連絡所"].ended_by
     assert any(f.subject == "住民票" and f.attribute == "handled_by" for f in cap.facts[1:])
 
 
-def test_a_closed_office_asked_about_something_else_of_it_is_left_to_the_classifier(capability):
-    assert capability("柿生連絡所の建物は今後どう使われますか", "ask_venue") is None
+def test_a_closed_office_asked_about_something_else_of_it_is_left_to_the_classifier(office_reply):
+    assert office_reply("柿生連絡所の建物は今後どう使われますか", "ask_venue") is None
 
 
 @pytest.mark.parametrize("written, name", [
