@@ -182,3 +182,13 @@ def test_lexicon_export_feeds_rasa_lookups_and_synonyms(kb_path, tmp_path):
     assert {"section", "service", "event", "facility", "ward", "topic"} <= set(lookups)
     assert "- 保険年金課" in lookups["section"]
     assert "国保" in synonyms["国民健康保険"]
+
+
+def test_an_office_of_a_kind_is_also_written_with_no():
+    kind = curated.Entity("支所・区民センター", "office", "001", aliases=["支所", "区民センター"])
+    office = curated.Entity("大師支所", "office", "001", aliases=["大師区民センター", "川崎区役所大師支所"],
+                            kind="支所・区民センター")
+    forms = curated.possessive_forms(office, {e.name: e for e in (kind, office)})
+    assert "大師の支所" in forms and "大師の区民センター" in forms
+    assert not any(form.startswith("川崎区役所") for form in forms)  # a ward office's name is no place part
+    assert curated.possessive_forms(kind, {kind.name: kind}) == []
