@@ -375,7 +375,10 @@ class Understander:
           asked follows.  「〜すればいい」 is the asking clause itself;
         * a cue in a sentence that does not ask (「…取れますか。電話は090-…
           です」): only the question sentence (:func:`question_span`) says
-          what is asked.
+          what is asked, and any other that ends in a question mark when a
+          message asks two things (「本文はどこで読める？改定後はどう変わるの？」);
+          a wish before the question (「意見を伝えたいです。担当の課は？」) is
+          its context.
 
         ``names``: spans already taken by names; ``question_at``: the
         question sentence's ``question_span(text)``, when already known."""
@@ -389,10 +392,12 @@ class Understander:
         starts = {at[m.start]: i for i, m in enumerate(words)}
         situation = situation_end(words)
         situation_at = at[situation] if situation is not None else -1
-        asking_start, asking_end = (at[i] for i in (question_at or question_span(text)))
+        # the question sentence, and any other that ends in a question mark
+        asking = [tuple(at[i] for i in (question_at or question_span(text)))]
+        asking += [(at[a], at[b]) for a, b in sentence_spans(text) if text[a:b].rstrip().endswith(("？", "?"))]
         spans = []
         for start, end, _ in cues:
-            if end <= situation_at or start < asking_start or start >= asking_end:
+            if end <= situation_at or not any(a <= start < b for a, b in asking):
                 spans.append((start, end))
                 continue
             i = starts.get(end)

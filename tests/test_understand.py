@@ -184,3 +184,11 @@ def test_a_quantity_word_without_a_list_of_units_is_a_schema_error(tmp_path):
         load(path)
     path.write_text(path.read_text(encoding="utf-8").replace("いくら: 円", "いくら: [円]"), encoding="utf-8")
     assert load(path).units("参加費はいくらですか") == ("円",)
+
+
+def test_each_question_of_a_message_that_asks_two_says_what_is_asked(understand):
+    assert "url" in understand("サービス向上指針の全文はどこで見られる？いつ改定されたの？").cues
+
+
+def test_a_wish_before_the_question_is_its_context_not_what_is_asked(understand):
+    assert "opinion" not in understand("区民会議に要望を出したいです。担当している課はどこですか").cues
