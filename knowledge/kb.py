@@ -64,7 +64,10 @@ class EntityRow:
 class KnowledgeBase:
     """The knowledge base at ``path`` (default ``knowledge/kb.sqlite``).
 
-    Thread-safe for reads: each thread gets its own read-only connection.
+    Loads ``documents``, ``entities`` (name -> ``EntityRow``), ``facts``
+    (id -> ``FactRow``) and ``by_entity`` (entity name -> the facts whose
+    subject or ``about`` it is, in file order) once.  Thread-safe for
+    reads: each thread gets its own read-only connection.
     """
 
     def __init__(self, path: Path | str = DEFAULT_DB):
@@ -93,6 +96,11 @@ class KnowledgeBase:
                     about=json.loads(row["about"] or "[]"), keywords=json.loads(row["keywords"] or "[]"),
                     terms=set((row["terms"] or "").split()),
                 )
+            # entity name -> the facts whose subject or ``about`` it is, in file order
+            self.by_entity: dict[str, list[FactRow]] = {}
+            for fact in self.facts.values():
+                for name in dict.fromkeys([fact.subject, *fact.about]):
+                    self.by_entity.setdefault(name, []).append(fact)
             self.passage_count = conn.execute("select count(*) from passages").fetchone()[0]
             tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
             # labelled questions the documents cannot answer (training split; see knowledge.near_misses)

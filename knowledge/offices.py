@@ -69,7 +69,6 @@ class OfficeDuties:
         self.duties: dict[str, FactRow] = {}  # office -> its duties fact
         self.location: dict[str, FactRow] = {}  # office -> its location fact
         self.handled_by: dict[str, list[FactRow]] = {}  # service -> its handled_by facts, in file order
-        self.about: dict[str, list[FactRow]] = {}  # entity -> facts whose subject or about it is
         self.instances: dict[str, list[str]] = {}  # kind -> the offices that are one of it
         for name, entity in kb.entities.items():
             if entity.kind:
@@ -80,8 +79,6 @@ class OfficeDuties:
                 getattr(self, "duties" if fact.attribute == "duties" else "location").setdefault(fact.subject, fact)
             if fact.attribute == "handled_by":
                 self.handled_by.setdefault(fact.subject, []).append(fact)
-            for name in dict.fromkeys([fact.subject, *fact.about]):
-                self.about.setdefault(name, []).append(fact)
 
     def units(self, office: str) -> list[str]:
         """``office`` and the general offices it is one of (橘出張所 ->
@@ -138,7 +135,7 @@ class OfficeDuties:
         services = asked or around
         # what the documents say of the office and the service together, where the service is handled, and
         # the office's duties (which do not list it)
-        together = [f for u in units for f in self.about.get(u, ())
+        together = [f for u in units for f in self.kb.by_entity.get(u, ())
                     if f is not duties and f.attribute != "location" and set(services) & {f.subject, *f.about}]
         together.sort(key=lambda f: f.subject not in units)  # the office's own facts first (stable: file order)
         return OfficeReply("not_listed", office, unit, services,

@@ -82,10 +82,7 @@ class Renderer:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.table = attributes()
-        self.by_entity: dict[str, list[FactRow]] = {}
-        for fact in kb.facts.values():
-            for name in dict.fromkeys([fact.subject, *fact.about]):
-                self.by_entity.setdefault(name, []).append(fact)
+        self.by_entity = kb.by_entity
 
     def render(self, decision: Decision) -> Answer:
         """The reply for ``decision``."""

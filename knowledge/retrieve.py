@@ -75,10 +75,7 @@ class Retriever:
 
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
-        self.by_entity: dict[str, list[str]] = {}
-        for fact in kb.facts.values():
-            for name in dict.fromkeys([fact.subject, *fact.about]):
-                self.by_entity.setdefault(name, []).append(fact.id)
+        self.by_entity = {name: [f.id for f in facts] for name, facts in kb.by_entity.items()}
         self.wider: dict[str, list[str]] = {}  # entity -> entities whose names contain it (4+ characters)
         names = list(kb.entities)
         for name in names:
