@@ -5,7 +5,7 @@ Every Rasa server of the project is started through this module
 the ``rasa run`` command line, from the environment:
 
 * ``RASA_API_TOKEN`` set (at least 16 characters): ``--enable-api
-  --auth-token TOKEN``.  Rasa's HTTP API (``/conversations/...``,
+  --auth-token=TOKEN``.  Rasa's HTTP API (``/conversations/...``,
   ``/model``, ``/status``, ...) then answers only requests that carry
   ``?token=TOKEN`` and 401 to the rest.  Unset or empty: no ``--enable-api``;
   those routes do not exist (404) and the server serves only the channels
@@ -66,7 +66,9 @@ def rasa_run_args(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
         if len(token) < MIN_TOKEN_CHARS:
             raise UsageError(f"RASA_API_TOKEN must be at least {MIN_TOKEN_CHARS} characters "
                              "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
-        out += ["--enable-api", "--auth-token", token]
+        # one argument "--auth-token=TOKEN": a token that starts with "-" (secrets.token_urlsafe
+        # gives one in 64) would otherwise be read as an option, and Rasa would not start
+        out += ["--enable-api", f"--auth-token={token}"]
     return out
 
 

@@ -386,12 +386,20 @@ def test_rasa_run_args_are_closed_by_default():
 
 def test_rasa_run_args_open_the_api_only_with_a_long_token():
     args = rasa_run_args(["-i", "0.0.0.0"], {"RASA_API_TOKEN": TOKEN, "WIDGET_ORIGINS": "https://a.example"})
-    assert args == ["run", "-i", "0.0.0.0", "--cors", "https://a.example", "--enable-api", "--auth-token", TOKEN]
+    assert args == ["run", "-i", "0.0.0.0", "--cors", "https://a.example", "--enable-api", f"--auth-token={TOKEN}"]
     assert "--enable-api" not in rasa_run_args([], {"RASA_API_TOKEN": "  "})
     with pytest.raises(UsageError, match="at least 16"):
         rasa_run_args([], {"RASA_API_TOKEN": "short"})
     with pytest.raises(UsageError, match="not an origin"):
         rasa_run_args([], {"WIDGET_ORIGINS": "*"})
+
+
+def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_token():
+    from rasa.__main__ import create_argument_parser
+
+    token = "-" + TOKEN
+    parsed = create_argument_parser().parse_args(rasa_run_args(["--port", "5005"], {"RASA_API_TOKEN": token}))
+    assert parsed.enable_api and parsed.auth_token == token
 
 
 @pytest.mark.parametrize("option", ["--enable-api", "--auth-token=x", "-t", "--cors"])
