@@ -24,7 +24,7 @@ from .normalize import normalize_query
 from .offices import OfficeDuties
 from .render import Answer, Renderer
 from .retrieve import Retriever
-from .understand import Understander
+from .understand import Understander, token_boundaries
 from .vocabulary import Vocabulary, vocabulary
 
 __all__ = ["Answer", "Answerer"]
@@ -88,7 +88,8 @@ class Answerer:
         """Whether ``question`` asks where the previous answer comes from
         (「それってどの資料に書いてあるの」「出典は？」) and names nothing of
         its own to ask about."""
-        if not self.understander.table.has("source", fold(normalize_query(question))):
+        text = normalize_query(question)
+        if not self.understander.table.has("source", fold(text), token_boundaries(text)):
             return False  # most turns: no second reading of the question
         query = self.understander.understand(question)
         return not (query.subjects or query.office or query.partial or query.unknown or query.cues)
@@ -104,7 +105,8 @@ class Answerer:
 
     def cue_attributes(self, question: str) -> tuple[str, ...]:
         """Attributes named by cue words in ``question``."""
-        return self.understander.table.cue_attributes(fold(question))
+        text = normalize_query(question)
+        return self.understander.table.cue_attributes(fold(text), (), token_boundaries(text))
 
     def suggestions(self, topic: str | None, limit: int = 3) -> list[dict]:
         """Quick replies for ``topic`` (see ``Renderer.suggestions``)."""

@@ -8,6 +8,8 @@ when the file breaks its schema (see the file's header).
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +36,26 @@ class Status:
 INDEFINITE_PARTICLES = ("か", "も")
 # after a when-word, these make it indefinite (いつも, 何日か, いつでも) or a duration (何年間)
 _NOT_WHEN_AFTER = (*INDEFINITE_PARTICLES, "でも", "間")
+_KANA = re.compile(r"[\u3041-\u309f\u30fc]+")
+WHOLE_TOKEN_KANA = 2  # kana words this short match only whole tokens (いま is not in います)
+
+
+def occurrences(word: str, folded: str, boundaries: Collection[int] | None = None) -> Iterator[int]:
+    """Start offsets of ``word`` in ``folded`` (both folded, see
+    ``entities.fold``).  A word written in kana alone also occurs inside
+    other words (ただ in いただけます, さいと in くださいと, いま in います):
+    with ``boundaries`` (the token boundaries of ``folded``, see
+    ``understand.token_boundaries``) it counts only where a token starts,
+    and a word of ``WHOLE_TOKEN_KANA`` characters or fewer only where one
+    also ends (はずれた still counts in はずれたら).  Without
+    ``boundaries`` every occurrence counts."""
+    check = boundaries is not None and _KANA.fullmatch(word) is not None
+    at = folded.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if not check or (at in boundaries and (len(word) > WHOLE_TOKEN_KANA or end in boundaries)):
+            yield at
+        at = folded.find(word, at + 1)
 
 
 @dataclass(frozen=True)
@@ -62,28 +84,27 @@ class Attributes:
         """Intents that the asking words among ``folded_terms`` hint at."""
         return {self.hints[t] for t in folded_terms if t in self.hints}
 
-    def has(self, kind: str, folded_question: str) -> bool:
-        """Whether ``folded_question`` holds one of the ``question_words`` of ``kind``."""
-        return any(word in folded_question for word in self.question_words.get(kind, ()))
+    def has(self, kind: str, folded_question: str, boundaries: Collection[int] | None = None) -> bool:
+        """Whether ``folded_question`` holds one of the ``question_words`` of
+        ``kind`` (``boundaries``: see ``occurrences``)."""
+        return any(next(occurrences(word, folded_question, boundaries), None) is not None
+                   for word in self.question_words.get(kind, ()))
 
-    def asks_when(self, folded_question: str) -> bool:
+    def asks_when(self, folded_question: str, boundaries: Collection[int] | None = None) -> bool:
         """Whether ``folded_question`` asks when: it holds a ``when`` question
         word (いつ, 何月, 何時 …) that is neither indefinite (いつも, 何日も,
-        いつでも) nor a duration (何年間, 何時間)."""
-        for word in self.question_words.get("when", ()):
-            at = folded_question.find(word)
-            while at >= 0:
-                if not folded_question.startswith(_NOT_WHEN_AFTER, at + len(word)):
-                    return True
-                at = folded_question.find(word, at + 1)
-        return False
+        いつでも) nor a duration (何年間, 何時間) (``boundaries``: see ``occurrences``)."""
+        return any(not folded_question.startswith(_NOT_WHEN_AFTER, at + len(word))
+                   for word in self.question_words.get("when", ())
+                   for at in occurrences(word, folded_question, boundaries))
 
-    def units(self, folded_question: str) -> tuple[str, ...] | None:
+    def units(self, folded_question: str, boundaries: Collection[int] | None = None) -> tuple[str, ...] | None:
         """The units a number answering ``folded_question`` carries (folded,
         see ``entities.fold``): None when it asks for no quantity, ``()`` when
         any number answers (いくつ), else the units of every quantity word it
-        holds (何人 -> 人, 名)."""
-        found = [units for word, units in self.quantities.items() if word in folded_question]
+        holds (何人 -> 人, 名) (``boundaries``: see ``occurrences``)."""
+        found = [units for word, units in self.quantities.items()
+                 if next(occurrences(word, folded_question, boundaries), None) is not None]
         if not found:
             return None
         return tuple(dict.fromkeys(u for units in found for u in units)) if all(found) else ()
@@ -105,26 +126,28 @@ class Attributes:
         """The Japanese label of ``attribute`` (the attribute itself when it has none)."""
         return self.labels.get(attribute, attribute)
 
-    def cue_matches(self, folded_question: str, names: list[tuple[int, int]] = ()) -> list[tuple[int, int, str]]:
+    def cue_matches(self, folded_question: str, names: list[tuple[int, int]] = (),
+                    boundaries: Collection[int] | None = None) -> list[tuple[int, int, str]]:
         """``(start, end, attribute)`` of every cue word in ``folded_question``
         (see ``entities.fold``), leaving out those inside the character spans
-        ``names`` (住所 in 住所変更の届出 is part of a name, not a cue)."""
+        ``names`` (住所 in 住所変更の届出 is part of a name, not a cue);
+        ``boundaries``: see ``occurrences``."""
         out = []
         for word, attribute in self.cues:
-            at = folded_question.find(word)
-            while at >= 0:
+            for at in occurrences(word, folded_question, boundaries):
                 end = at + len(word)
                 if not any(start <= at and end <= stop for start, stop in names):
                     out.append((at, end, attribute))
-                at = folded_question.find(word, at + 1)
         return sorted(out)
 
-    def cue_attributes(self, folded_question: str, names: list[tuple[int, int]] = ()) -> tuple[str, ...]:
+    def cue_attributes(self, folded_question: str, names: list[tuple[int, int]] = (),
+                       boundaries: Collection[int] | None = None) -> tuple[str, ...]:
         """Attributes named by cue words in ``folded_question`` outside the
         spans ``names``, in order of first appearance, without repeats; a
         general one is left out when a more specific one it covers is named
-        too (参加費はいくら: fee, not amount)."""
-        found = list(dict.fromkeys(attribute for _, _, attribute in self.cue_matches(folded_question, names)))
+        too (参加費はいくら: fee, not amount); ``boundaries``: see ``occurrences``."""
+        found = list(dict.fromkeys(attribute for _, _, attribute in
+                                   self.cue_matches(folded_question, names, boundaries)))
         return tuple(a for a in found if not any(o != a and o in self.satisfied_by[a] for o in found))
 
 

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyzer
-from .attributes import INDEFINITE_PARTICLES, Attributes, attributes
+from .attributes import INDEFINITE_PARTICLES, Attributes, attributes, occurrences
 from .dates import find_dates
 from .entities import EntityMatch, EntityMatcher, fold
 from .kb import KnowledgeBase
@@ -171,6 +171,14 @@ def _folded_offsets(text: str) -> list[int]:
             at += 1
     out.append(at)
     return out
+
+
+def token_boundaries(text: str) -> frozenset[int]:
+    """Offsets in ``fold(text)`` where a Sudachi morpheme of ``text`` (split
+    mode C) starts or ends: where a kana word may be matched
+    (``attributes.occurrences``)."""
+    at = _folded_offsets(text)
+    return frozenset(at[i] for m in analyzer.morphemes(text, "C") for i in (m.start, m.end))
 
 
 CONDITION_NOUNS = {"とき", "時", "場合", "際"}  # after a predicate, they end a clause of time or condition
@@ -340,12 +348,14 @@ class Understander:
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
         question_at = question_span(text)
         names += self.non_asking_spans(text, names, question_at)
-        query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names),
-                      partial=partial, future=table.has("future", folded), present=table.has("present", folded),
-                      outcome=table.has("outcome", folded),
-                      compare=table.has("compare", folded), today=today or dt.date.today(),
-                      precision="day" if table.has("day", folded) else "month" if table.has("month", folded) else "",
-                      units=table.units(folded), asks_when=table.asks_when(folded),
+        bounds = token_boundaries(text)
+        query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names, bounds),
+                      partial=partial, future=table.has("future", folded, bounds),
+                      present=table.has("present", folded, bounds), outcome=table.has("outcome", folded, bounds),
+                      compare=table.has("compare", folded, bounds), today=today or dt.date.today(),
+                      precision="day" if table.has("day", folded, bounds) else
+                      "month" if table.has("month", folded, bounds) else "",
+                      units=table.units(folded, bounds), asks_when=table.asks_when(folded, bounds),
                       near_miss=self.near_misses.similarity(text))
         ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
@@ -355,7 +365,8 @@ class Understander:
         self._read_terms(query, text, explained, names, question_at)
         self._background(query, text, matches, question_at)
         # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
-        query.hinted |= {intent for word, intent in table.hints.items() if len(word) >= 3 and word in folded}
+        query.hinted |= {intent for word, intent in table.hints.items()
+                         if len(word) >= 3 and next(occurrences(word, folded, bounds), None) is not None}
         self._apply_topic(query, topic, previous_intent, text)
         self._assume_event(query)
         return query
@@ -384,7 +395,7 @@ class Understander:
         question sentence's ``question_span(text)``, when already known."""
         table = self.table
         folded = fold(text)
-        cues = table.cue_matches(folded, names)
+        cues = table.cue_matches(folded, names, token_boundaries(text))
         if not cues:
             return []
         at = _folded_offsets(text)
@@ -465,7 +476,7 @@ class Understander:
     def _read_terms(self, query: Query, text: str, explained: list[str], names: list[tuple[int, int]],
                     question_at: tuple[int, int]) -> None:
         table = self.table
-        cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names)]
+        cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names, token_boundaries(text))]
         terms = analyzer.terms(text, content_only=True)
         for s in query.subjects:
             if s.source == "vocabulary":

@@ -165,6 +165,41 @@ def test_a_question_asks_when_only_with_an_interrogative_time_word(understand, q
     assert understand(question).asks_when is asks
 
 
+@pytest.mark.parametrize("question, cues", [
+    ("保育園の申込みをしたいので、担当の課を教えていただけますか", ()),  # ただ inside いただけます
+    ("借りた本を一日遅れで返しただけなのに、延滞料金がかかるんですか", ("fee",)),  # 料金; not ただ in しただけ
+    ("区民祭りの駐車場って、ただで停められますか", ("parking", "fee")),
+    ("その講座はタダなんですか", ("fee",)),
+    ("申込みのサイトはどこにありますか", ("url",)),
+    ("窓口で明日また来てくださいと言われたんですが、何時から開きますか", ("time",)),  # さいと inside くださいと
+])
+def test_a_kana_cue_counts_only_as_a_word_of_its_own(understand, question, cues):
+    assert understand(question).cues == cues
+
+
+@pytest.mark.parametrize("question, present", [
+    ("いま区役所は混んでいますか", True),
+    ("宮前区に住んでいます。保育園の窓口はどこですか", False),  # いま inside います
+    ("現在の受付時間を教えてください", True),
+])
+def test_only_a_word_for_now_asks_about_the_present(understand, question, present):
+    assert understand(question).present is present
+
+
+def test_kana_words_match_at_token_boundaries():
+    from knowledge.attributes import occurrences
+    from knowledge.understand import token_boundaries
+
+    def found(word, text):
+        return list(occurrences(word, text, token_boundaries(text)))
+
+    assert found("ただ", "いただけますか") == [] and list(occurrences("ただ", "いただけますか")) == [1]
+    assert found("ただ", "ただですか") == [0]
+    assert found("いま", "住んでいます") == [] and found("いま", "いま行けますか") == [0]
+    assert found("はずれた", "はずれたら連絡がきますか") == [0]  # a longer kana word may end inside a token
+    assert found("窓口", "区役所の窓口") == [4]  # a word with kanji matches anywhere, as before
+
+
 @pytest.mark.parametrize("question, outcome", [
     ("区の再編は予定どおり進んだんですか", True),
     ("その案は結局採用されたんですか", True),
