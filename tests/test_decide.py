@@ -47,7 +47,7 @@ def test_held_out_precision_stays_above_its_floor(kb):
     figures = evaluate(kb, kb.answer_model(), load_cases(QUESTIONS_DIR, kb.facts))
     assert figures["cases"] > 200
     assert figures["precision"] >= 0.7
-    assert figures["recall"] >= 0.68
+    assert figures["recall"] >= 0.71
     assert figures["declined_unanswerable"] >= 0.75 * figures["unanswerable"]
 
 
