@@ -58,6 +58,11 @@ def occurrences(word: str, folded: str, boundaries: Collection[int] | None = Non
         at = folded.find(word, at + 1)
 
 
+def holds(word: str, folded: str, boundaries: Collection[int] | None = None) -> bool:
+    """Whether ``word`` occurs in ``folded`` (see ``occurrences``)."""
+    return next(occurrences(word, folded, boundaries), None) is not None
+
+
 @dataclass(frozen=True)
 class Attributes:
     """``labels``: attribute -> Japanese label; ``cues``: (folded cue word,
@@ -87,8 +92,7 @@ class Attributes:
     def has(self, kind: str, folded_question: str, boundaries: Collection[int] | None = None) -> bool:
         """Whether ``folded_question`` holds one of the ``question_words`` of
         ``kind`` (``boundaries``: see ``occurrences``)."""
-        return any(next(occurrences(word, folded_question, boundaries), None) is not None
-                   for word in self.question_words.get(kind, ()))
+        return any(holds(word, folded_question, boundaries) for word in self.question_words.get(kind, ()))
 
     def asks_when(self, folded_question: str, boundaries: Collection[int] | None = None) -> bool:
         """Whether ``folded_question`` asks when: it holds a ``when`` question
@@ -103,8 +107,7 @@ class Attributes:
         see ``entities.fold``): None when it asks for no quantity, ``()`` when
         any number answers (いくつ), else the units of every quantity word it
         holds (何人 -> 人, 名) (``boundaries``: see ``occurrences``)."""
-        found = [units for word, units in self.quantities.items()
-                 if next(occurrences(word, folded_question, boundaries), None) is not None]
+        found = [units for word, units in self.quantities.items() if holds(word, folded_question, boundaries)]
         if not found:
             return None
         return tuple(dict.fromkeys(u for units in found for u in units)) if all(found) else ()

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import analyzer
-from .attributes import INDEFINITE_PARTICLES, Attributes, attributes, occurrences
+from .attributes import INDEFINITE_PARTICLES, Attributes, attributes, holds
 from .dates import find_dates
 from .entities import EntityMatch, EntityMatcher, fold
 from .kb import KnowledgeBase
@@ -347,8 +347,8 @@ class Understander:
         primary, secondary = table.intents.get(intent or "", ((), ()))
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
         question_at = question_span(text)
-        names += self.non_asking_spans(text, names, question_at)
         bounds = token_boundaries(text)
+        names += self.non_asking_spans(text, names, question_at, bounds)
         query = Query(text, folded, intent, primary, secondary, table.cue_attributes(folded, names, bounds),
                       partial=partial, future=table.has("future", folded, bounds),
                       present=table.has("present", folded, bounds), outcome=table.has("outcome", folded, bounds),
@@ -362,17 +362,18 @@ class Understander:
         self._sort_names(query, matches, inferences)
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
-        self._read_terms(query, text, explained, names, question_at)
+        self._read_terms(query, text, explained, names, question_at, bounds)
         self._background(query, text, matches, question_at)
         # kana-only asking words (まどぐち) are split by the tokenizer: find them in the text itself
         query.hinted |= {intent for word, intent in table.hints.items()
-                         if len(word) >= 3 and next(occurrences(word, folded, bounds), None) is not None}
+                         if len(word) >= 3 and holds(word, folded, bounds)}
         self._apply_topic(query, topic, previous_intent, text)
         self._assume_event(query)
         return query
 
     def non_asking_spans(self, text: str, names: list[tuple[int, int]] = (),
-                         question_at: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+                         question_at: tuple[int, int] | None = None,
+                         boundaries: frozenset[int] | None = None) -> list[tuple[int, int]]:
         """Spans (offsets in ``fold(text)``) of cue words that do not say
         what is asked:
 
@@ -392,10 +393,11 @@ class Understander:
           its context.
 
         ``names``: spans already taken by names; ``question_at``: the
-        question sentence's ``question_span(text)``, when already known."""
+        question sentence's ``question_span(text)``, and ``boundaries``, its
+        ``token_boundaries(text)``, when already known."""
         table = self.table
         folded = fold(text)
-        cues = table.cue_matches(folded, names, token_boundaries(text))
+        cues = table.cue_matches(folded, names, token_boundaries(text) if boundaries is None else boundaries)
         if not cues:
             return []
         at = _folded_offsets(text)
@@ -474,9 +476,9 @@ class Understander:
             query.constraints = []
 
     def _read_terms(self, query: Query, text: str, explained: list[str], names: list[tuple[int, int]],
-                    question_at: tuple[int, int]) -> None:
+                    question_at: tuple[int, int], boundaries: frozenset[int]) -> None:
         table = self.table
-        cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names, token_boundaries(text))]
+        cue_text = [query.folded[a:b] for a, b, _ in table.cue_matches(query.folded, names, boundaries)]
         terms = analyzer.terms(text, content_only=True)
         for s in query.subjects:
             if s.source == "vocabulary":
