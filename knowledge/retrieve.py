@@ -66,6 +66,25 @@ class Candidate:
         return [self.features.get(name, 0.0) for name in FEATURES]
 
 
+EVERY_WARD_ATTRIBUTES = ("handled_by", "duties")  # the org chart's: which section handles a service, a section's duties
+EVERY_WARD_TYPES = ("service", "section")
+
+
+def every_ward(kb: KnowledgeBase, related_ids) -> frozenset[str]:
+    """Ids of the facts that hold in every ward: the org chart's duties
+    (``EVERY_WARD_ATTRIBUTES``) of a service or section
+    (``EVERY_WARD_TYPES``) that name no ward.  Every ward office has the
+    same sections (001, the 2015 org chart), so 「住民票は区民課」 answers
+    「中原区で住民票は区役所のどこ？」 as well; a section or office only some
+    wards have (支所, 日吉健康ステーション) is of another type.
+    ``related_ids``: entity name -> ids of the facts related to it
+    (``Retriever.related_ids``)."""
+    wards = frozenset().union(*(related_ids(name) for name, ent in kb.entities.items() if ent.type == "ward"))
+    return frozenset(f.id for f in kb.facts.values()
+                     if f.id not in wards and f.attribute in EVERY_WARD_ATTRIBUTES
+                     and f.subject in kb.entities and kb.entities[f.subject].type in EVERY_WARD_TYPES)
+
+
 class Retriever:
     """Candidate facts and their features over one ``KnowledgeBase``.
 
@@ -95,6 +114,7 @@ class Retriever:
         self._times: dict[str, bool] = {}
         self._related: dict[str, frozenset[str]] = {}
         self.bigrams = {f.id: char_bigrams(f.text) for f in kb.facts.values()}
+        self.every_ward = every_ward(kb, self.related_ids)
 
     def dates(self, fact: FactRow) -> list:
         """The dates (``dates.JapaneseDate``) in ``fact``'s text and value (cached)."""
@@ -139,7 +159,7 @@ class Retriever:
     def candidates(self, query: Query, limit: int = BM25_CANDIDATES) -> list[Candidate]:
         """The candidate facts for ``query`` with their features (see module
         docstring); facts that do not mention a ward the question names are
-        left out.  At most ``limit`` candidates get features: those related to
+        left out, except those that hold in every ward (``every_ward``).  At most ``limit`` candidates get features: those related to
         what the question names first, then those of an attribute it asks
         for, then by BM25."""
         ids: dict[str, int] = {}  # fact id -> 1 when related to a name the question gives (0: context)
@@ -151,7 +171,7 @@ class Retriever:
             ids.setdefault(fid, 0)
         if query.constraints:
             allowed = frozenset.intersection(*(self.related_ids(ward) for ward in query.constraints))
-            ids = {fid: rel for fid, rel in ids.items() if fid in allowed}
+            ids = {fid: rel for fid, rel in ids.items() if fid in allowed or fid in self.every_ward}
         if len(ids) > limit:
             facts = self.kb.facts
             asked = satisfying(query.cues) | set(query.primary) | set(query.secondary) | {

@@ -37,7 +37,25 @@ def test_every_feature_is_between_zero_and_one(candidates):
 def test_a_ward_named_beside_a_subject_is_a_constraint(candidates, answerer):
     query, found = candidates("多摩区の出張所はどこにありますか", "ask_venue")
     assert query.constraints == ["多摩区"]
-    assert found and all(answerer.retriever.relates(c.fact, "多摩区") for c in found)
+    retriever = answerer.retriever
+    assert any(retriever.relates(c.fact, "多摩区") for c in found)
+    # a fact is about the ward named, or one of the org chart's duties that every ward office has
+    assert all(retriever.relates(c.fact, "多摩区") or c.fact.id in retriever.every_ward for c in found)
+    assert not any(retriever.relates(c.fact, "麻生区") for c in found if not retriever.relates(c.fact, "多摩区"))
+
+
+def test_the_org_charts_duties_hold_whatever_ward_is_named(candidates, answerer):
+    # every ward office has a 区民課: naming one's ward does not hide which section handles 印鑑登録
+    question = "高津区で印鑑登録をしたいのですが、区役所のどの課ですか"
+    query, found = candidates(question, "ask_counter")
+    assert query.constraints == ["高津区"]
+    assert "001-inkan-kuminka" in {c.fact.id for c in found}
+    answer = answerer.answer(question, "ask_counter", today=TODAY)
+    assert answer.status == "answered" and "001-inkan-kuminka" in answer.facts and "区民課" in answer.text
+    # facts about one ward, or about an office only some wards have, still need that ward to be named
+    every = answerer.retriever.every_ward
+    assert "001-juminhyo-shisho" not in every  # 川崎区の支所
+    assert not any(answerer.kb.facts[fid].subject == "支所・区民センター" for fid in every)
 
 
 def test_in_memory_bm25_ranks_as_fts5_does(kb):
