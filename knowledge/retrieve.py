@@ -159,9 +159,10 @@ class Retriever:
     def candidates(self, query: Query, limit: int = BM25_CANDIDATES) -> list[Candidate]:
         """The candidate facts for ``query`` with their features (see module
         docstring); facts that do not mention a ward the question names are
-        left out, except those that hold in every ward (``every_ward``).  At most ``limit`` candidates get features: those related to
-        what the question names first, then those of an attribute it asks
-        for, then by BM25."""
+        left out, except those that hold in every ward (``every_ward``).  At
+        most ``limit`` candidates get features: those related to what the
+        question names first, then those of an attribute it asks for, then
+        by BM25."""
         ids: dict[str, int] = {}  # fact id -> 1 when related to a name the question gives (0: context)
         for name in query.context:
             ids.update(dict.fromkeys(self._entity_ids(name), 0))
