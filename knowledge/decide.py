@@ -37,11 +37,13 @@ knowledge base (``answer_model`` table); see ``Model``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from .attributes import attributes
 from .kb import FactRow
+from .normalize import normalize_line
 from .offices import OfficeDuties, OfficeReply
 from .retrieve import Candidate, satisfying
 from .understand import Query
@@ -179,6 +181,39 @@ def about_subject(cand: Candidate) -> bool:
     return bool(cand.features.get("subject") or cand.features.get("about"))
 
 
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def numbers(fact: FactRow) -> frozenset[str]:
+    """The numbers in ``fact``'s value (``"18:00～20:30"`` -> {"18", "00",
+    "20", "30"}), as digit strings without leading zeros."""
+    return frozenset(n.lstrip("0") or "0" for n in _NUMBER.findall(normalize_line(fact.value)))
+
+
+def without_subsumed(facts: list[FactRow]) -> list[FactRow]:
+    """``facts`` (in order) without the when-facts that another when-fact of
+    the same subject says in full.  When-facts are those of the attributes
+    ``ask_datetime`` asks for first (``attributes.yml``: date, time,
+    doors_open, opening).  One whose value's numbers are a proper subset of
+    another's (開場 17:30 and 時間 18:00～20:30 within 日時 8月5日
+    18:00～20:30（開場17:30）) gives way to the widest such fact, which takes
+    its place.  Other facts are kept as they are: across kinds, the same
+    numbers mean different things (平成2年 in 第2・第4土曜日)."""
+    when = set(attributes().intents["ask_datetime"][0])
+
+    def widest(fact: FactRow) -> FactRow:
+        mine = numbers(fact) if fact.attribute in when else frozenset()
+        wider = [other for other in facts if mine and other.subject == fact.subject and other.attribute in when
+                 and mine < numbers(other)]
+        return max(wider, key=lambda other: len(numbers(other)), default=fact)
+
+    out: list[FactRow] = []
+    for fact in facts:
+        if (keep := widest(fact)) not in out:
+            out.append(keep)
+    return out
+
+
 class Decider:
     """Applies a trained :class:`Model` (see module docstring); ``offices``
     (optional) answers questions about one office from the org chart
@@ -276,5 +311,5 @@ class Decider:
         for cand in chosen:
             if cand.fact.id not in {f.id for f in out} and cand.fact.text not in {f.text for f in out}:
                 out.append(cand.fact)
-        return out[:MAX_FACTS]
+        return without_subsumed(out[:MAX_FACTS])
 

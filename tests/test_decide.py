@@ -100,3 +100,24 @@ def test_the_classifier_knows_when_only_unknown_things_are_named(answerer):
     query = answerer.understander.understand("印鑑登録はどこでしますか", "ask_counter")
     ranked = answerer.decider.rank(answerer.retriever.candidates(query))
     assert decision_features(ranked, query)["unknown_only"] == 0.0
+
+
+def test_a_when_fact_another_one_says_in_full_is_not_repeated(kb):
+    from knowledge.decide import without_subsumed
+
+    facts = [kb.facts[i] for i in ("000-ws-date", "000-ws-doors-open", "000-ws-time", "000-ws-datetime")]
+    # the full 日時 fact (date, time, doors open) takes the place of the first fact it says in full
+    assert [f.id for f in without_subsumed(facts)] == ["000-ws-datetime"]
+    # a when-fact that adds something stays, in its place
+    access = kb.facts["000-ws-access-nambu"]
+    assert [f.id for f in without_subsumed([facts[2], access])] == ["000-ws-time", "000-ws-access-nambu"]
+    # across kinds the same numbers mean different things: 平成2年 is not within 第2・第4土曜日
+    history = [kb.facts["001-nosei-h2"], kb.facts["001-kuyakusho-saturday"]]
+    assert without_subsumed(history) == history
+
+
+def test_an_answer_says_an_events_time_once(ask):
+    answer = ask("ワークショップはいつやるの？", "ask_datetime")
+    assert answer.status == "answered" and "000-ws-datetime" in answer.facts
+    assert not {"000-ws-date", "000-ws-time", "000-ws-doors-open"} & set(answer.facts)
+    assert answer.text.count("17時30分") == 1 and answer.text.count("18時00分") == 1
