@@ -44,7 +44,9 @@ STOP_TERMS = {
 class Morpheme:
     """One Sudachi morpheme: ``surface`` text, ``normalized`` form, ``reading``
     (katakana), ``pos`` (first part-of-speech level), character offsets, and
-    ``detail`` (the second and third levels, e.g. ("普通名詞", "サ変可能"))."""
+    ``detail`` (the second and third levels, e.g. ("普通名詞", "サ変可能")) and
+    ``form``, the conjugation form of a predicate ("連体形-一般"; "*" for
+    words that do not conjugate)."""
 
     surface: str
     normalized: str
@@ -53,6 +55,7 @@ class Morpheme:
     start: int
     end: int
     detail: tuple[str, str] = ("", "")
+    form: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -99,7 +102,7 @@ def _analyse(text: str, mode: str) -> tuple[Morpheme, ...]:
                       for m in tok.tokenize(chunk)]
         for surface, norm, reading, pos, begin, end in result:
             if surface.strip():
-                out.append(Morpheme(surface, norm, reading, pos[0], base + begin, base + end, (pos[1], pos[2])))
+                out.append(Morpheme(surface, norm, reading, pos[0], base + begin, base + end, (pos[1], pos[2]), pos[5]))
     return tuple(out)
 
 

@@ -181,6 +181,46 @@ def token_boundaries(text: str) -> frozenset[int]:
     return frozenset(at[i] for m in analyzer.morphemes(text, "C") for i in (m.start, m.end))
 
 
+CLAUSE_ENDS = {"、", "。", "？", "?", "！", "!", "，", ","}
+
+
+def in_relative_clause(words: list[analyzer.Morpheme], first: int, after: int) -> bool:
+    """Whether the cue word ``words[first:after]`` stands inside a clause
+    that modifies a noun (連体修飾節) which is itself an argument of the
+    question: its clause runs, without a comma or a topic particle (は, も),
+    through a verb or adjective to a predicate in the attributive form
+    (連体形), then a noun or nominalizing の, then a particle.
+    「お金を戻してもらう手続きは区役所のどこ」: お金 describes 手続き, which is
+    what is asked about; 「開いている時間を延ばしたのは何年」 asks a year.
+    Not inside:
+
+    * an interrogative (何時, 何人, いくら): it is what is asked however
+      deep it stands, so the cue must be common nouns (普通名詞, not
+      副詞可能) only;
+    * a clause whose noun is the predicate (「いつ発行されたものですか」
+      「何人が回答した調査なんですか」: the noun is followed by です/だ/な),
+      where the clause is what is asked;
+    * a likeness (「お礼みたいなもの」): no verb or adjective."""
+    cue = words[first:after]
+    if not cue or any(m.pos != "名詞" or m.detail[0] != "普通名詞" or m.detail[1] == "副詞可能" for m in cue):
+        return False
+    predicate = False
+    for k in range(after, len(words) - 2):
+        m = words[k]
+        if m.surface in CLAUSE_ENDS or (m.pos == "助詞" and m.detail[0] in ("係助詞", "終助詞")):
+            return False
+        if m.pos in ("動詞", "形容詞"):
+            predicate = True
+        if m.pos in ("動詞", "形容詞", "助動詞") and predicate:
+            if m.form.startswith("連体形"):
+                head, then = words[k + 1], words[k + 2]
+                noun = head.pos in ("名詞", "代名詞") or (head.surface == "の" and head.detail[0] == "準体助詞")
+                return noun and then.pos == "助詞"
+            if m.form.startswith(("終止形", "命令形")):
+                return False
+    return False
+
+
 CONDITION_NOUNS = {"とき", "時", "場合", "際"}  # after a predicate, they end a clause of time or condition
 CONDITION_FORMS = {"たら", "ば", "なら"}  # conditional endings (言われたら, 変われば)
 ASKING_AFTER_CONDITION = {"いい", "良い", "よい", "よろしい", "宜しい"}  # 「すればいい」 asks; it sets no condition
@@ -381,6 +421,8 @@ class Understander:
           an asking word nor a cue (住所の届け, 受付時間の延長, 電話番号の変更);
           in 「AのB」 the question is about B, and 会場の住所 still asks for the
           address;
+        * a cue inside a clause that describes a later noun
+          (「お金を戻してもらう手続きは」; see :func:`in_relative_clause`);
         * a cue inside a clause of condition or time before the main clause
           (「無理な要望を言われたとき、どう対応すれば」「締め切りを過ぎた場合は
           どうなる」「住所が変われば」): it describes the situation; what is
@@ -414,6 +456,10 @@ class Understander:
                 spans.append((start, end))
                 continue
             i = starts.get(end)
+            first = starts.get(start)
+            if i is not None and first is not None and in_relative_clause(words, first, i):
+                spans.append((start, end))
+                continue
             if i is None or i + 1 >= len(words) or words[i].surface != "の":
                 continue
             head = words[i + 1]

@@ -105,6 +105,20 @@ def test_a_cue_word_that_modifies_a_noun_or_sets_the_situation_is_not_what_is_as
     assert understand(question).cues == ((cue,) if cue else ())
 
 
+@pytest.mark.parametrize("question, cue", [
+    ("お金がかかる手続きはどこでできますか", None),      # お金 describes 手続き, which is asked about
+    ("住所を変えた人が出す書類は何ですか", None),
+    ("電話で申し込める講座はありますか", None),
+    ("住民票を取るのにかかる手数料はいくら", "fee"),    # the cue is the noun the clause describes
+    ("費用がかかるかどうか教えて", "fee"),              # no noun after the clause: it is the question
+    ("何時に始まる説明会ですか", "time"),               # an interrogative is asked however deep it stands
+    ("この資料はいつ発行されたものですか", "issued"),    # 〜ものですか: the clause is what is asked
+    ("お礼みたいなものはもらえますか", "reward"),        # a likeness, not a clause
+])
+def test_a_cue_word_inside_a_clause_that_describes_a_noun_is_not_what_is_asked(understand, question, cue):
+    assert understand(question).cues == ((cue,) if cue else ())
+
+
 def test_a_ward_named_only_before_the_question_is_where_the_citizen_lives(understand):
     query = understand("高津区に住んでいます。介護保険の申請は区役所のどこですか", "ask_counter")
     assert query.constraints == [] and "高津区" in query.context
