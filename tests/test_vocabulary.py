@@ -34,6 +34,10 @@ def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
     ("娘がうまれたのでとどけを出す", "戸籍"),  # co-occurring words
     ("引っ越しの手続き", "住所変更の届出"),
     ("自転車を撤去されました", "放置自転車"),
+    ("母の介護度を見直してもらいたい", "介護保険"),     # a word for the 介護保険 certification
+    ("精神の手帳を申請したい", "障害者支援"),
+    ("講演会に手話通訳をお願いしたい", "障害者支援"),
+    ("一人暮らしの祖母に配食サービスを", "高齢者支援"),
 ])
 def test_citizen_words_find_the_documents_duty_terms(vocab, question, means):
     found = vocab.find(fold(question))
