@@ -16,9 +16,9 @@ dev sets are never read here.
   expected keys (``answers``);
 * the **classifier** learns, from the best candidate of out-of-fold rankers
   (5 folds), whether answering with it is right (answerable and a listed
-  fact); its **threshold** is the lowest within one standard error of the
-  least ``WRONG_ANSWER_COST`` x wrong answers + needless declines on
-  out-of-fold probabilities (``choose_threshold``);
+  fact); its **threshold** is the one of least ``WRONG_ANSWER_COST`` x
+  wrong answers + needless declines on out-of-fold probabilities, as the
+  median over bootstrap resamples (``choose_threshold``);
 * a deterministic fifth of the cases (``split(case) == "test"``) is held out
   of all of this; ``evaluate(kb, model, cases)`` reports precision and recall
   on it (``python -m knowledge train --report``).
@@ -27,8 +27,9 @@ Run time: a few seconds (Sudachi on each question, then small fits).
 """
 from __future__ import annotations
 
-import math
+import bisect
 import random
+import statistics
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from .vocabulary import vocabulary
 
 QUESTIONS_DIR = Path(__file__).with_name("answerability")
 FOLDS = 5
+THRESHOLD_RESAMPLES = 101  # bootstrap resamples whose least-cost thresholds' median is the threshold
 PAIRS_PER_ANSWER = 15  # non-answering candidates paired with each answering one when fitting the ranker
 INTENTS = {
     "venue": "ask_venue", "datetime": "ask_datetime", "deadline": "ask_deadline", "eligibility": "ask_eligibility",
@@ -234,27 +236,40 @@ def out_of_fold(train: list[Example]) -> list[tuple[dict[str, float], int]]:
     return out
 
 
-def _costs(scored: list[tuple[float, int]], threshold: float) -> list[float]:
-    """Per-example cost at ``threshold``: ``WRONG_ANSWER_COST`` for an
-    answer that is wrong, 1 for a needless decline, else 0."""
-    return [(WRONG_ANSWER_COST if not right else 0.0) if p >= threshold else float(right) for p, right in scored]
-
-
-def choose_threshold(scored: list[tuple[float, int]]) -> float:
-    """The threshold for ``(probability, right)`` pairs: the lowest whose
-    cost (``WRONG_ANSWER_COST`` x answered-but-wrong + declined-but-right) is
-    within one standard error of the least cost (the one-standard-error
-    rule).  The cost curve is flat over a wide band of thresholds (out of
-    fold, 0.45 to 0.8 cost the same within noise), and its bare argmin jumps
-    across that band when a few questions are added; within the band, the
-    rule prefers answering."""
+def least_cost_threshold(scored: list[tuple[float, int]]) -> float:
+    """The threshold (one of the probabilities rounded to 3 places, or 0.5)
+    of least cost for ``(probability, right)`` pairs: ``WRONG_ANSWER_COST``
+    x answered-but-wrong + declined-but-right, where a pair is answered when
+    its probability is at least the threshold; the lowest on ties."""
     thresholds = sorted({round(p, 3) for p, _ in scored} | {0.5})
-    total = {t: sum(_costs(scored, t)) for t in thresholds}
-    best = min(thresholds, key=lambda t: (total[t], t))
-    costs = _costs(scored, best)
-    mean = total[best] / len(costs) if costs else 0.0
-    error = math.sqrt(sum((c - mean) ** 2 for c in costs)) if costs else 0.0  # sqrt(n * variance)
-    return min(t for t in thresholds if total[t] <= total[best] + error)
+    ordered = sorted(scored)
+    probabilities = [p for p, _ in ordered]
+    right_below = [0]  # right pairs among the first i, by probability
+    for _, right in ordered:
+        right_below.append(right_below[-1] + right)
+    wrong_total = len(ordered) - right_below[-1]
+
+    def cost(threshold: float) -> float:
+        declined = bisect.bisect_left(probabilities, threshold)
+        wrong_answered = wrong_total - (declined - right_below[declined])
+        return WRONG_ANSWER_COST * wrong_answered + right_below[declined]
+
+    return min(thresholds, key=lambda t: (cost(t), t))
+
+
+def choose_threshold(scored: list[tuple[float, int]], resamples: int = THRESHOLD_RESAMPLES) -> float:
+    """The threshold for ``(probability, right)`` pairs: the median, over
+    ``resamples`` bootstrap resamples of the pairs (fixed seed), of the
+    least-cost threshold (``least_cost_threshold``).  The cost curve is
+    shallow near its minimum, so the bare argmin jumps when a few questions
+    are added; the bootstrap median (bagging) stays at the minimum and
+    holds still.  Costs are ``WRONG_ANSWER_COST`` x answered-but-wrong +
+    declined-but-right: a wrong answer costs more than a needless decline."""
+    if not scored:
+        return 0.5
+    rng = random.Random(0)  # noqa: S311 -- a fixed resampling, not a secret
+    picks = [least_cost_threshold([rng.choice(scored) for _ in scored]) for _ in range(resamples)]
+    return statistics.median_low(sorted(picks))
 
 
 def train(kb: KnowledgeBase, cases: list[Case]) -> Model:

@@ -1,9 +1,11 @@
 """The answerability decision: the trained models, the threshold, the rules
 around them (questions written for these tests)."""
+import random
+
 import pytest
 
-from knowledge.decide import DECISION_FEATURES, LinearModel, Model
-from knowledge.train import QUESTIONS_DIR, choose_threshold, evaluate, load_cases, split
+from knowledge.decide import DECISION_FEATURES, WRONG_ANSWER_COST, LinearModel, Model
+from knowledge.train import QUESTIONS_DIR, choose_threshold, evaluate, least_cost_threshold, load_cases, split
 
 
 def test_models_round_trip_through_json():
@@ -19,13 +21,35 @@ def test_the_threshold_weighs_a_wrong_answer_above_a_needless_decline():
     assert choose_threshold(scored) > 0.6
 
 
-def test_a_threshold_costing_the_same_within_noise_prefers_answering():
-    # above 0.9 three right answers are declined (cost 3); at 0.6 two wrong ones are given (cost 4): the
-    # difference is within one standard error of the least cost, so the lower threshold answers the three
+def test_the_threshold_is_where_a_wrong_answer_costs_as_much_as_a_missed_one():
+    # calibrated probabilities: answering at p costs WRONG_ANSWER_COST * (1 - p) on average, declining costs p,
+    # so the least-cost threshold is WRONG_ANSWER_COST / (1 + WRONG_ANSWER_COST) (2/3 for a cost of 2)
+    rng = random.Random(7)
+    scored = []
+    for _ in range(3000):
+        p = rng.random()
+        scored.append((p, int(rng.random() < p)))
+    best = WRONG_ANSWER_COST / (1 + WRONG_ANSWER_COST)
+    assert abs(choose_threshold(scored) - best) < 0.05
+    assert abs(least_cost_threshold(scored) - best) < 0.1
+
+
+def test_the_threshold_holds_still_when_a_few_questions_are_added():
+    # a shallow cost curve: its bare minimum may jump when a few pairs are added, the bootstrap median barely moves
+    rng = random.Random(3)
+    scored = [(p, int(rng.random() < p)) for p in (rng.random() for _ in range(400))]
+    more = scored + [(0.5, 1), (0.55, 1), (0.6, 1)]
+    assert abs(choose_threshold(more) - choose_threshold(scored)) <= 0.05
+    assert choose_threshold(scored) == choose_threshold(list(scored))  # a fixed resampling: same pairs, same threshold
+
+
+def test_least_cost_threshold_counts_costs_as_the_definition_says():
     scored = [(0.95, 1)] * 10 + [(0.6, 1)] * 3 + [(0.6, 0)] * 2
-    assert choose_threshold(scored) <= 0.6
-    # the same difference over many more questions is no longer noise
-    assert choose_threshold(scored * 10) > 0.6
+    # answering at 0.6 costs two wrong answers (4); declining the five costs three missed answers (3)
+    assert least_cost_threshold(scored) > 0.6
+    # the chosen threshold follows the costs, not a preference for answering: the five are declined
+    assert choose_threshold(scored) > 0.6 and choose_threshold(scored * 10) > 0.6
+    assert least_cost_threshold([(0.6, 1)] * 5 + [(0.6, 0)] * 2) <= 0.6  # 5 missed cost more than 2 wrong (4)
 
 
 def test_split_keeps_a_dialogues_turns_together_and_is_stable():
@@ -46,9 +70,9 @@ def test_held_out_precision_stays_above_its_floor(kb):
     # threshold trades answers for declines, so both sides have a floor
     figures = evaluate(kb, kb.answer_model(), load_cases(QUESTIONS_DIR, kb.facts))
     assert figures["cases"] > 200
-    assert figures["precision"] >= 0.7
-    assert figures["recall"] >= 0.71
-    assert figures["declined_unanswerable"] >= 0.75 * figures["unanswerable"]
+    assert figures["precision"] >= 0.75
+    assert figures["recall"] >= 0.66
+    assert figures["declined_unanswerable"] >= 0.8 * figures["unanswerable"]
 
 
 @pytest.mark.parametrize("question, intent", [
