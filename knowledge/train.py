@@ -269,7 +269,7 @@ def choose_threshold(scored: list[tuple[float, int]], resamples: int = THRESHOLD
         return 0.5
     rng = random.Random(0)  # noqa: S311 -- a fixed resampling, not a secret
     picks = [least_cost_threshold([rng.choice(scored) for _ in scored]) for _ in range(resamples)]
-    return statistics.median_low(sorted(picks))
+    return statistics.median_low(picks)
 
 
 def train(kb: KnowledgeBase, cases: list[Case]) -> Model:

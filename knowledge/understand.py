@@ -181,7 +181,7 @@ def token_boundaries(text: str) -> frozenset[int]:
     return frozenset(at[i] for m in analyzer.morphemes(text, "C") for i in (m.start, m.end))
 
 
-CLAUSE_ENDS = {"、", "。", "？", "?", "！", "!", "，", ","}
+CLAUSE_ENDS = set(SENTENCE_ENDS) | {"、", "，", ","}
 
 
 def in_relative_clause(words: list[analyzer.Morpheme], first: int, after: int) -> bool:
