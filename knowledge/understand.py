@@ -74,7 +74,7 @@ class Named:
     matched: str
     reason: str | None = None
     term: str | None = None
-    start: int = -1  # where it is named in the folded question (-1: unknown, e.g. an NLU value)
+    start: int = -1  # where it is named in the folded question (-1: unknown, e.g. NLU; a word pair: its last word)
 
 
 @dataclass
@@ -515,7 +515,7 @@ class Understander:
                     continue
                 seen.add(name)
                 query.subjects.append(Named(name, self.kb.entities[name].type, "vocabulary", inf.matched,
-                                            inf.entry.reason, inf.entry.term, inf.start))
+                                            inf.entry.reason, inf.entry.term, inf.at))
         if query.constraints and not query.subjects and not query.office:
             # a ward alone is what the question is about (川崎区について)
             query.subjects = [Named(n, "ward", "typed", n) for n in query.constraints]

@@ -44,12 +44,15 @@ class Entry:
 class Inference:
     """A vocabulary entry found in a question: ``entry``, the text that
     matched (``matched``, folded) and its span (``start``, ``end``; -1 for a
-    co-occurrence match)."""
+    co-occurrence match); ``at``: where it is found (characters into the
+    folded question: ``start``, or for a co-occurrence match the first
+    occurrence of its last-appearing word)."""
 
     entry: Entry
     matched: str
     start: int
     end: int
+    at: int = -1
 
 
 class VocabularyError(ValueError):
@@ -124,12 +127,12 @@ class Vocabulary:
             if not any(used[at:end]) or (at, end) in exact:
                 for i in range(at, end):
                     used[i] = True
-                found.setdefault(self._forms[form].term, Inference(self._forms[form], form, at, end))
+                found.setdefault(self._forms[form].term, Inference(self._forms[form], form, at, end, at))
         ordered = sorted(found.values(), key=lambda inf: inf.start)
         free = "".join(ch if not used[i] else " " for i, ch in enumerate(folded))
         for words, entry in self._sets:
             if entry.term not in found and all(w in free for w in words):
-                found[entry.term] = Inference(entry, "+".join(words), -1, -1)
+                found[entry.term] = Inference(entry, "+".join(words), -1, -1, max(free.find(w) for w in words))
                 ordered.append(found[entry.term])
         return ordered
 

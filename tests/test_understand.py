@@ -241,3 +241,12 @@ def test_each_question_of_a_message_that_asks_two_says_what_is_asked(understand)
 
 def test_a_wish_before_the_question_is_its_context_not_what_is_asked(understand):
     assert "opinion" not in understand("区民会議に要望を出したいです。担当している課はどこですか").cues
+
+
+def test_a_word_pair_in_the_citizens_context_is_background_like_a_typed_name(understand):
+    # 結婚 … 手続 infers 婚姻届 (a 戸籍 notification) in the sentence before the question: context, not asked
+    query = understand("先月、結婚の手続きを済ませました。国民健康保険の窓口はどこですか", "ask_counter")
+    assert query.subject_names == ["国民健康保険"] and "戸籍" in query.context
+    # the same pair inside the question is what is asked
+    query = understand("国民健康保険に入っています。結婚の手続きはどこでしますか", "ask_counter")
+    assert "戸籍" in query.subject_names and "国民健康保険" in query.context

@@ -81,3 +81,9 @@ def test_staff_search_finds_the_duty_from_a_reading_and_from_a_citizens_word(kb)
     rows = staff.search(kb, "婚姻届", 3)
     assert rows[0]["subject"] == "戸籍"
     assert rows[0]["inference"]["term"] == "婚姻届" and "戸籍" in rows[0]["inference"]["reason"]
+
+
+def test_a_word_pair_is_found_where_its_last_word_is(vocab):
+    text = fold("結婚しました。手続きはどこで")
+    (pair,) = [inf for inf in vocab.find(text) if inf.entry.term == "婚姻届"]
+    assert pair.start == -1 and pair.at == text.index("手続")
