@@ -16,9 +16,10 @@
    model over ``retrieve.FEATURES`` fitted on pairs of candidates; its
    score, squashed to 0..1, orders them).
 4. **Answer or not**: the trained answerability classifier (logistic
-   regression over the best candidate's ranker score, the next one's, and
-   the features that say whether the fact is about what is asked, the
-   kind of question the fact answers: ``Attributes.kind``, and how close
+   regression over the best candidate's ranker score, the next one's, the
+   ranker's pairwise probability that the best answers rather than the
+   next (``preferred``), and the features that say whether the fact is
+   about what is asked, the kind of question the fact answers: ``Attributes.kind``, and how close
    the question is to a labelled one the documents cannot answer:
    ``Query.near_miss``) gives the
    probability that answering with it is right; below the
@@ -55,8 +56,8 @@ _BASE_FEATURES = (
     # the ranker's belief, and what it cannot see: whether the fact is the named subject's and of the
     # asked attribute and covers the question's own words, whether anything is named at all, and the
     # mismatches that make a close fact a wrong answer
-    "top", "second", "agree", "direct", "direct_hinted", "direct_focus", "focus_coverage", "unnamed_coverage",
-    "char_overlap",
+    "top", "second", "preferred", "agree", "direct", "direct_hinted", "direct_focus", "focus_coverage",
+    "unnamed_coverage", "char_overlap",
     "attr_hinted",
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
     "plan_future", "plan_outcome", "near_miss",
@@ -163,10 +164,23 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0
+    # the ranker's pairwise probability that this candidate answers rather than the best other one (RankNet)
+    values["preferred"] = _sigmoid(_logit(cand.score) - _logit(others[0].score)) if others else 1.0
     group = Decider.group_of(cand.fact.attribute, query)
     values["agree"] = min(1.0, sum(c.score for c in others if c.fact.attribute in group
                                    and (c.fact.subject == cand.fact.subject or c.features.get("subject"))))
     return values
+
+
+def _logit(p: float) -> float:
+    """log(p / (1 - p)), ``p`` kept within (0, 1)."""
+    p = min(max(p, 1e-15), 1 - 1e-15)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    """1 / (1 + e^-z), ``z`` clipped to ±30."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def readings(query: Query) -> set[str]:

@@ -107,6 +107,20 @@ def test_the_classifier_sees_what_kind_of_question_the_fact_answers(answerer):
     assert sum(v for name, v in values.items() if name.startswith("kind_")) == 1.0
 
 
+def test_the_classifier_sees_how_strongly_the_ranker_prefers_the_best_fact(answerer):
+    # the ranker is pairwise (RankNet): sigmoid(logit a - logit b) is its probability that a answers rather than b
+    from knowledge.decide import decision_features
+
+    query = answerer.understander.understand("国民年金はどこの課ですか", "ask_counter")
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))[:2]
+    ranked[0].score, ranked[1].score = 0.9, 0.5
+    assert decision_features(ranked, query)["preferred"] == pytest.approx(0.9)
+    assert decision_features(ranked, query, 1)["preferred"] == pytest.approx(0.1)
+    ranked[1].score = 0.9
+    assert decision_features(ranked, query)["preferred"] == pytest.approx(0.5)
+    assert decision_features(ranked[:1], query)["preferred"] == 1.0
+
+
 def test_a_fact_kind_is_the_first_intent_that_asks_for_it():
     from knowledge.attributes import attributes
 
