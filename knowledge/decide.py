@@ -164,8 +164,10 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0
-    # the ranker's pairwise probability that this candidate answers rather than the best other one (RankNet)
-    values["preferred"] = _sigmoid(_logit(cand.score) - _logit(others[0].score)) if others else 1.0
+    # the ranker's pairwise probability (RankNet) that this candidate answers rather than the next one below it:
+    # a runner-up is judged as if it were the best (``Decider.select`` adds it "if it would answer alone")
+    below = ranked[index + 1:]
+    values["preferred"] = _sigmoid(_logit(cand.score) - _logit(below[0].score)) if below else 1.0
     group = Decider.group_of(cand.fact.attribute, query)
     values["agree"] = min(1.0, sum(c.score for c in others if c.fact.attribute in group
                                    and (c.fact.subject == cand.fact.subject or c.features.get("subject"))))

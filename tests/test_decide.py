@@ -112,13 +112,14 @@ def test_the_classifier_sees_how_strongly_the_ranker_prefers_the_best_fact(answe
     from knowledge.decide import decision_features
 
     query = answerer.understander.understand("国民年金はどこの課ですか", "ask_counter")
-    ranked = answerer.decider.rank(answerer.retriever.candidates(query))[:2]
-    ranked[0].score, ranked[1].score = 0.9, 0.5
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))[:3]
+    ranked[0].score, ranked[1].score, ranked[2].score = 0.9, 0.5, 0.1
     assert decision_features(ranked, query)["preferred"] == pytest.approx(0.9)
-    assert decision_features(ranked, query, 1)["preferred"] == pytest.approx(0.1)
+    # a runner-up is judged as if it were the best: against the one below it
+    assert decision_features(ranked, query, 1)["preferred"] == pytest.approx(0.9)
+    assert decision_features(ranked, query, 2)["preferred"] == 1.0
     ranked[1].score = 0.9
     assert decision_features(ranked, query)["preferred"] == pytest.approx(0.5)
-    assert decision_features(ranked[:1], query)["preferred"] == 1.0
 
 
 def test_a_fact_kind_is_the_first_intent_that_asks_for_it():
