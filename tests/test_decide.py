@@ -89,6 +89,8 @@ def test_what_the_documents_do_not_give_is_declined(ask, question, intent):
     ("国民年金の手続きはどこの課ですか", "ask_counter", "保険年金課"),
     ("ワークショップの会場を教えて", "ask_venue", "502"),
     ("コンビニ交付はいつから始まりましたか", "ask_history", "平成28"),
+    # what a rule says is also laid down as duties and definitions: 第20条 gives the 区長's role as duties
+    ("区長の役割は条例でどう決まっていますか", "ask_rule", "第20条"),
 ])
 def test_what_the_documents_give_is_answered(ask, question, intent, key):
     answer = ask(question, intent)
