@@ -48,6 +48,7 @@ from .vocabulary import Inference, Vocabulary
 
 NLU_SCORE = 90.0  # match score given to an entity that only the NLU found
 OFFICE = "区役所"  # the ward office in general: named, it starts a topic of its own
+SIBLING_ENDING = 2  # characters a sibling of the topic shares at its end with it (連絡所, 支所) at least
 PREDICATE_POS = {"動詞", "形容詞", "形状詞"}
 UNINFORMATIVE_NOUNS = {"副詞可能", "助数詞可能", "助数詞"}
 IDENTIFYING_DIGITS = 3  # a number this long in a question is what it is about (044-200-2309), not a count
@@ -594,6 +595,17 @@ class Understander:
             query.constraints = [w for w in query.constraints if w in named]
             query.context += [w for w in background if w not in query.context]
 
+    def sibling(self, topic: str, words: list[str]) -> str | None:
+        """The entity of ``topic``'s type that one of ``words`` names by the
+        part that tells it from the topic: after 宮前連絡所, 「柿生の方は？」
+        names 柿生連絡所 (柿生 + the topic's ending 連絡所, two characters or
+        more); None unless exactly one such entity exists."""
+        kind = self.kb.entities[topic].type
+        found = {name for word in words if word for name, ent in self.kb.entities.items()
+                 if ent.type == kind and name != topic and name.startswith(word)
+                 and len(name) - len(word) >= SIBLING_ENDING and topic.endswith(name[len(word):])}
+        return found.pop() if len(found) == 1 else None
+
     def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:
         if not topic or topic not in self.kb.entities:
             return
@@ -602,6 +614,8 @@ class Understander:
             ent = self.kb.entities[topic]
             if topic == OFFICE:
                 query.office = True
+            elif sibling := self.sibling(topic, [norm for norm, _ in query.content]):
+                query.subjects = [Named(sibling, ent.type, "topic", sibling)]
             else:
                 query.subjects = [Named(topic, ent.type, "topic", topic)]
                 if query.constraints and ent.type == "ward":

@@ -28,6 +28,22 @@ def test_a_turn_with_words_of_its_own_but_no_name_still_carries_the_topic(unders
     assert query.carried and query.subject_names == ["宮前連絡所"]
 
 
+@pytest.mark.parametrize("question, topic, sibling", [
+    ("菅のほうは？", "宮前連絡所", "菅連絡所"),        # 菅 + the topic's ending 連絡所
+    ("田島はどう？", "大師支所", "田島支所"),
+    ("登戸は？", "川崎行政サービスコーナー", "登戸行政サービスコーナー"),
+])
+def test_ellipsis_naming_a_sibling_of_the_topic_by_its_own_part_moves_to_it(understand, question, topic, sibling):
+    query = understand(question, "ask_history", topic=topic)
+    assert query.carried and query.subject_names == [sibling]
+
+
+def test_a_word_that_completes_no_sibling_leaves_the_topic(understand):
+    # neither 仕事連絡所 nor 前連絡所 is an entity
+    for question in ("仕事のほうは？", "前は？"):
+        assert understand(question, "ask_history", topic="宮前連絡所").subject_names == ["宮前連絡所"]
+
+
 def test_naming_the_ward_office_starts_a_new_topic(understand):
     query = understand("区役所は何時まで開いていますか", "ask_datetime", topic="印鑑登録")
     assert query.office and not query.carried and "印鑑登録" not in query.subject_names
