@@ -517,6 +517,7 @@ class Understander:
                 seen.add(name)
                 query.subjects.append(Named(name, self.kb.entities[name].type, "vocabulary", inf.matched,
                                             inf.entry.reason, inf.entry.term, inf.at))
+        query.subjects = self.qualified(query.subjects)
         if query.constraints and not query.subjects and not query.office:
             # a ward alone is what the question is about (川崎区について)
             query.subjects = [Named(n, "ward", "typed", n) for n in query.constraints]
@@ -594,6 +595,25 @@ class Understander:
             background = [w for w in query.constraints if w not in named]
             query.constraints = [w for w in query.constraints if w in named]
             query.context += [w for w in background if w not in query.context]
+
+    def qualified(self, subjects: list[Named]) -> list[Named]:
+        """``subjects`` with a name and its qualifier, named apart, read as
+        the one entity named 「name（qualifier）」: 「改革カフェで、南部地区の回は」
+        names かわさき改革カフェ（南部地区）, not the cafe series and the
+        district; a name given beside such a part of it is that part."""
+        by_name = {s.name: s for s in subjects}
+        for whole in subjects:
+            for part in subjects:
+                name = f"{whole.name}（{part.name}）"
+                if name in self.kb.entities and whole.name in by_name and part.name in by_name:
+                    at = subjects.index(by_name.pop(whole.name))
+                    by_name.pop(part.name)
+                    by_name[name] = Named(name, self.kb.entities[name].type, whole.source, whole.matched,
+                                          start=whole.start)
+                    subjects = [s for s in subjects if s.name in by_name]
+                    subjects.insert(min(at, len(subjects)), by_name[name])
+        # the whole named beside one of its qualified parts (改革カフェの北部地区) is that part
+        return [s for s in subjects if not any(other.name.startswith(f"{s.name}（") for other in subjects)]
 
     def sibling(self, topic: str, words: list[str]) -> str | None:
         """The entity of ``topic``'s type that one of ``words`` names by the

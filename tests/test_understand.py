@@ -44,6 +44,14 @@ def test_a_word_that_completes_no_sibling_leaves_the_topic(understand):
         assert understand(question, "ask_history", topic="宮前連絡所").subject_names == ["宮前連絡所"]
 
 
+@pytest.mark.parametrize("question", [
+    "2015年の改革カフェで、北部地区の回は何人参加しましたか",   # the series and its district named apart
+    "かわさき改革カフェの北部地区は何人参加しましたか",        # the series beside its district's own name
+])
+def test_a_name_and_its_qualifier_named_apart_are_the_qualified_entity(understand, question):
+    assert understand(question, "ask_statistics").subject_names == ["かわさき改革カフェ（北部地区）"]
+
+
 def test_naming_the_ward_office_starts_a_new_topic(understand):
     query = understand("区役所は何時まで開いていますか", "ask_datetime", topic="印鑑登録")
     assert query.office and not query.carried and "印鑑登録" not in query.subject_names
