@@ -269,7 +269,8 @@ class Retriever:
         if asked.bigrams:
             f["char_overlap"] = len(asked.bigrams & self.bigrams[fact.id]) / len(asked.bigrams)
         if query.years:
-            f["year_mismatch"] = float(not query.years & {d.year for d in self.dates(fact)})
+            years = {d.year for d in self.dates(fact)}
+            f["year_mismatch"] = float(bool(years) and not query.years & years)
         if query.precision:
             f["precision_missed"] = float(not any(getattr(d, query.precision) for d in self.dates(fact)))
         if query.asks_when:

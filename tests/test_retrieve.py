@@ -129,6 +129,17 @@ def test_a_fact_without_a_when_misses_a_when_question(candidates):
     assert all(c.features["time_missed"] == 0.0 for c in found if c.fact.attribute == "date")
 
 
+def test_a_year_is_missed_only_by_a_fact_that_gives_other_years(candidates, answerer):
+    query, found = candidates("2014年度の地域課題対応事業の予算はどうなっていましたか", "ask_fee_capacity")
+    assert query.years == {2014}
+    dates = answerer.retriever.dates
+    undated = [c for c in found if not dates(c.fact)]
+    elsewhen = [c for c in found if dates(c.fact) and 2014 not in {d.year for d in dates(c.fact)}]
+    assert undated and elsewhen  # a fact that gives no year is silent on it, not of another year
+    assert all(c.features["year_mismatch"] == 0.0 for c in undated)
+    assert all(c.features["year_mismatch"] == 1.0 for c in elsewhen)
+
+
 def test_a_plan_misses_a_question_whether_it_came_about(candidates):
     query, found = candidates("ソーシャルデザインセンターは実際に設置されたんですか", "ask_history")
     assert query.outcome
