@@ -19,9 +19,9 @@
    regression over the best candidate's ranker score, the next one's, the
    ranker's pairwise probability that the best answers rather than the
    next (``preferred``), and the features that say whether the fact is
-   about what is asked, the kind of question the fact answers: ``Attributes.kind``, and how close
-   the question is to a labelled one the documents cannot answer:
-   ``Query.near_miss``) gives the
+   about what is asked, the kind of question the fact answers:
+   ``Attributes.kind``, and how close the question is to a labelled one
+   the documents cannot answer: ``Query.near_miss``) gives the
    probability that answering with it is right; below the
    threshold the reply is "not in the documents".  The threshold was chosen
    on held-out folds of the training questions for a wrong answer costing

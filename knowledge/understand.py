@@ -601,19 +601,18 @@ class Understander:
         the one entity named 「name（qualifier）」: 「改革カフェで、南部地区の回は」
         names かわさき改革カフェ（南部地区）, not the cafe series and the
         district; a name given beside such a part of it is that part."""
-        by_name = {s.name: s for s in subjects}
-        for whole in subjects:
-            for part in subjects:
-                name = f"{whole.name}（{part.name}）"
-                if name in self.kb.entities and whole.name in by_name and part.name in by_name:
-                    at = subjects.index(by_name.pop(whole.name))
-                    by_name.pop(part.name)
-                    by_name[name] = Named(name, self.kb.entities[name].type, whole.source, whole.matched,
-                                          start=whole.start)
-                    subjects = [s for s in subjects if s.name in by_name]
-                    subjects.insert(min(at, len(subjects)), by_name[name])
+        names = {s.name for s in subjects}
+        pairs = {(whole, part): f"{whole}（{part}）" for whole in names for part in names
+                 if f"{whole}（{part}）" in self.kb.entities}
+        paired = {name for pair in pairs for name in pair}
+        out: list[Named] = []
+        for s in subjects:
+            out += [Named(name, self.kb.entities[name].type, s.source, s.matched, start=s.start)
+                    for (whole, _), name in pairs.items() if whole == s.name]
+            if s.name not in paired:
+                out.append(s)
         # the whole named beside one of its qualified parts (改革カフェの北部地区) is that part
-        return [s for s in subjects if not any(other.name.startswith(f"{s.name}（") for other in subjects)]
+        return [s for s in out if not any(other.name.startswith(f"{s.name}（") for other in out)]
 
     def sibling(self, topic: str, words: list[str]) -> str | None:
         """The entity of ``topic``'s type that one of ``words`` names by the
