@@ -70,6 +70,11 @@ DECISION_FEATURES = _BASE_FEATURES + tuple(f"{prefix}_{kind}" for prefix in ("ki
                                            for kind in attributes().kinds())
 
 
+def _sigmoid(z: float) -> float:
+    """1 / (1 + e^-z), ``z`` clipped to ±30."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """A logistic regression: ``weights`` (one per feature name in
@@ -92,8 +97,7 @@ class LinearModel:
 
     def probability(self, values: dict[str, float]) -> float:
         """The model's probability (0..1) for feature dict ``values``."""
-        z = max(-30.0, min(30.0, self.logit(values)))
-        return 1.0 / (1.0 + math.exp(-z))
+        return _sigmoid(self.logit(values))
 
     def to_dict(self) -> dict:
         """JSON-ready form (``from_dict`` reads it back)."""
@@ -178,11 +182,6 @@ def _logit(p: float) -> float:
     """log(p / (1 - p)), ``p`` kept within (0, 1)."""
     p = min(max(p, 1e-15), 1 - 1e-15)
     return math.log(p / (1 - p))
-
-
-def _sigmoid(z: float) -> float:
-    """1 / (1 + e^-z), ``z`` clipped to ±30."""
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def readings(query: Query) -> set[str]:
