@@ -62,6 +62,11 @@ _BASE_FEATURES = (
     "nothing_named", "context", "carried", "other_subject", "cue_missed", "unknown_nouns", "proposal", "plan",
     "plan_future", "plan_outcome", "near_miss",
     "year_mismatch", "precision_missed", "number_missed", "time_missed", "unknown_only",
+    # the ranker's own evidence on the fact, which its score sums away: how the fact relates to what is named
+    # (its subject, about it, a passing mention, through a vocabulary inference), whether its attribute is the
+    # one asked (first or secondary), and how much of the question's words it holds (BM25 and coverage)
+    "subject", "about", "mentions", "inferred", "attr_asked", "attr_first", "attr_secondary",
+    "bm25", "coverage", "content_coverage",
 )
 # the kind of question the best fact answers (``Attributes.kind``: handled_by -> ask_counter), alone and when
 # the fact is about what is named and of the attribute asked: a counter fact about the named duty answers

@@ -124,6 +124,18 @@ def test_the_classifier_sees_how_strongly_the_ranker_prefers_the_best_fact(answe
     assert decision_features(ranked, query)["preferred"] == pytest.approx(0.5)
 
 
+def test_the_classifier_sees_the_rankers_evidence_on_the_fact_it_judges(answerer):
+    # the ranker's score sums its features away; the classifier gets those of the fact it judges, not the best's
+    from knowledge.decide import decision_features
+
+    query = answerer.understander.understand("国民年金はどこの課ですか", "ask_counter")
+    ranked = answerer.decider.rank(answerer.retriever.candidates(query))
+    other = next(i for i, c in enumerate(ranked) if c.fact.subject != "国民年金" and not c.features["about"])
+    assert decision_features(ranked, query)["subject"] == 1.0 == decision_features(ranked, query)["attr_asked"]
+    assert decision_features(ranked, query, other)["subject"] == 0.0
+    assert decision_features(ranked, query, other)["bm25"] == ranked[other].features["bm25"]
+
+
 def test_a_fact_kind_is_the_first_intent_that_asks_for_it():
     from knowledge.attributes import attributes
 
