@@ -33,6 +33,7 @@ def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
     ("こんいんとどけ", "戸籍"),             # kana reading
     ("娘がうまれたのでとどけを出す", "戸籍"),  # co-occurring words
     ("引っ越しの手続き", "住所変更の届出"),
+    ("住所の届けはどこで出しますか", "住民票"),  # 住所の届出 is the 住所変更の届出
     ("自転車を撤去されました", "放置自転車"),
     ("母の介護度を見直してもらいたい", "介護保険"),     # a word for the 介護保険 certification
     ("精神の手帳を申請したい", "障害者支援"),
