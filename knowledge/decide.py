@@ -177,6 +177,8 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     # a runner-up is judged as if it were the best (``Decider.select`` adds it "if it would answer alone")
     below = ranked[index + 1:]
     values["preferred"] = _sigmoid(_logit(cand.score) - _logit(below[0].score)) if below else 1.0
+    if index:  # its BM25 too is taken against the candidates from it down, as for the best against all
+        values["bm25"] = cand.bm25 / (max(c.bm25 for c in ranked[index:]) or 1.0)
     group = Decider.group_of(cand.fact.attribute, query)
     values["agree"] = min(1.0, sum(c.score for c in others if c.fact.attribute in group
                                    and (c.fact.subject == cand.fact.subject or c.features.get("subject"))))
