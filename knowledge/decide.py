@@ -18,7 +18,9 @@
 4. **Answer or not**: the trained answerability classifier (logistic
    regression over the best candidate's ranker score, the next one's, the
    ranker's pairwise probability that the best answers rather than the
-   next (``preferred``), and the features that say whether the fact is
+   next (``preferred``), the ranker's own features of the fact (how it
+   relates to what is named, whether its attribute is the one asked, BM25
+   and coverage), the features that say whether the fact is
    about what is asked, the kind of question the fact answers:
    ``Attributes.kind``, and how close the question is to a labelled one
    the documents cannot answer: ``Query.near_miss``) gives the
@@ -29,7 +31,8 @@
 5. The answer holds the best fact, plus the best fact of each other named
    subject and of each other cue attribute, and runners-up that answer the
    same thing (an attribute of the same cue or intent), each only if the
-   classifier would answer with it alone.
+   classifier would answer with it alone (judged as if it were the best:
+   ``preferred`` and BM25 against the candidates from it down).
 
 Both models are trained by :mod:`knowledge.train` at build time on the
 labelled questions in ``knowledge/answerability/`` and stored in the
