@@ -45,6 +45,20 @@ class EntityMatch:
     score: float
 
 
+def spans_name(text: str, variant: str) -> bool:
+    """Whether the best partial alignment of ``variant`` in ``text`` is a
+    typo of it or a shortening: it covers all of its characters but one (a
+    typo changes one character, 印鑑登禄), or it is a run of at least
+    ``FUZZY_MIN_CHARS`` characters of the variant as written (あり方検討部会
+    for 区役所のあり方検討部会).  「いいの」 at the end of 「どこに言えばいいの」
+    aligns with 3 of the 5 characters of いこいの家 and is neither."""
+    alignment = fuzz.partial_ratio_alignment(text, variant)
+    if alignment is None:
+        return False
+    span = text[alignment.src_start:alignment.src_end]
+    return len(span) >= len(variant) - 1 or (len(span) >= FUZZY_MIN_CHARS and span in variant)
+
+
 class VariantIndex:
     """Every occurrence of a set of strings in a text, by their first two
     characters (one for one-character strings): a scan of the text looks up
@@ -111,7 +125,7 @@ class EntityMatcher:
             for variant, score, _ in process.extract(free, choices, scorer=fuzz.partial_ratio,
                                                      score_cutoff=FUZZY_CUTOFF, limit=5):
                 name, etype = self._variants[variant]
-                if score >= 100 or any(m.name == name for m in found):
+                if score >= 100 or any(m.name == name for m in found) or not spans_name(free, variant):
                     continue
                 found.append(EntityMatch(name, etype, variant, -1, -1, score))
         return sorted(found, key=lambda m: (m.start < 0, m.start))
