@@ -39,6 +39,13 @@ def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
     ("精神の手帳を申請したい", "障害者支援"),
     ("講演会に手話通訳をお願いしたい", "障害者支援"),
     ("一人暮らしの祖母に配食サービスを", "高齢者支援"),
+    ("保健師さんに体のことを聞きたい", "地域健康支援"),   # health consultations
+    ("祖父が徘徊するようになった", "高齢者支援"),
+    ("家賃が払えない月が続いている", "生活保護"),
+    ("庭の井戸の水は飲めるか", "環境・食品・水道衛生"),  # co-occurring words
+    ("まつエクの店を始めたい", "環境・食品・水道衛生"),
+    ("川に土砂がたまっている", "道路・河川・水路の整備・維持管理"),
+    ("歩道に商品を並べている店がある", "占用許可"),
 ])
 def test_citizen_words_find_the_documents_duty_terms(vocab, question, means):
     found = vocab.find(fold(question))
