@@ -639,6 +639,10 @@ class Understander:
                 query.subjects = [Named(topic, ent.type, "topic", topic)]
                 if query.constraints and ent.type == "ward":
                     query.constraints = []
+            # the question is read as if it named what it carries (「いつやるの？」 after the workshop is
+            # 「ワークショップはいつやるの？」): retrieval gets the carried name's terms, as for a typed name
+            for s in query.subjects:
+                query.terms += [t for t in self.expansion(s.name) if t not in query.terms]
             query.carried = True
             return
         if query.elliptical and topic not in query.subject_names and topic != OFFICE:

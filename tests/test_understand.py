@@ -23,6 +23,17 @@ def test_ellipsis_carries_the_topic(understand):
     assert query.carried and query.subject_names == [WORKSHOP]
 
 
+def test_a_carried_topic_is_retrieved_as_if_the_turn_named_it(understand):
+    # 「いつ閉じたの？」 after 宮前連絡所 is searched for as 「宮前連絡所はいつ閉じたの？」: BM25 and coverage
+    # see the topic's words, as they do when the name is typed
+    alone = understand("いつ閉じたの？", "ask_history")
+    carried = understand("いつ閉じたの？", "ask_history", topic="宮前連絡所")
+    typed = understand("宮前連絡所はいつ閉じたの？", "ask_history")
+    assert carried.carried and not alone.subjects
+    assert set(typed.terms) - set(alone.terms) <= set(carried.terms) - set(alone.terms)
+    assert "連絡所" in set(carried.terms) - set(alone.terms)
+
+
 def test_a_turn_with_words_of_its_own_but_no_name_still_carries_the_topic(understand):
     query = understand("跡地はどうなるの？", "ask_history", topic="宮前連絡所")
     assert query.carried and query.subject_names == ["宮前連絡所"]
