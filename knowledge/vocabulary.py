@@ -112,9 +112,11 @@ class Vocabulary:
         """Entries found in ``folded`` (a question folded with ``entities.fold``).
 
         ``taken``: character spans already explained (entity names, which
-        win, except that an entry whose word is exactly such a name still
-        matches: 町内会 is an entity and also a 地域住民組織).  Each entry is reported once, in order of appearance;
-        co-occurrence matches come last.
+        win, except that an entry whose word, or a word of whose ``with``
+        set, is exactly such a name still matches: 町内会 is an entity and
+        also a 地域住民組織; 認知症 + 相談 is a 高齢者支援 question).  Each
+        entry is reported once, in order of appearance; co-occurrence
+        matches come last.
         """
         used = [False] * len(folded)
         for start, end in taken:
@@ -130,9 +132,12 @@ class Vocabulary:
                 found.setdefault(self._forms[form].term, Inference(self._forms[form], form, at, end, at))
         ordered = sorted(found.values(), key=lambda inf: inf.start)
         free = "".join(ch if not used[i] else " " for i, ch in enumerate(folded))
+        names = {folded[start:end]: start for start, end in sorted(exact, reverse=True) if start >= 0}
         for words, entry in self._sets:
-            if entry.term not in found and all(w in free for w in words):
-                found[entry.term] = Inference(entry, "+".join(words), -1, -1, max(free.find(w) for w in words))
+            # a word of the set is in the free text, or is exactly a name the question types (認知症 + 相談)
+            if entry.term not in found and all(w in free or w in names for w in words):
+                at = max(free.find(w) if w in free else names[w] for w in words)
+                found[entry.term] = Inference(entry, "+".join(words), -1, -1, at)
                 ordered.append(found[entry.term])
         return ordered
 

@@ -46,6 +46,7 @@ def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
     ("まつエクの店を始めたい", "環境・食品・水道衛生"),
     ("川に土砂がたまっている", "道路・河川・水路の整備・維持管理"),
     ("歩道に商品を並べている店がある", "占用許可"),
+    ("先月会社を辞めたので保険の手続きをしたい", "国民健康保険"),  # leaving a job's health insurance
 ])
 def test_citizen_words_find_the_documents_duty_terms(vocab, question, means):
     found = vocab.find(fold(question))
@@ -60,6 +61,14 @@ def test_a_name_the_question_types_wins_over_an_overlapping_word(vocab):
     # ... unless the word is exactly that name (町内会 is an entity and also a 地域住民組織)
     exact = vocab.find(fold("町内会"), [(0, 3)])
     assert any("地域住民組織等支援" in inf.entry.means for inf in exact)
+
+
+def test_a_with_set_may_use_a_typed_name_as_one_of_its_words(vocab):
+    # 認知症 is typed as a name (the span 0-3); with 相談 beside it the question is a 高齢者支援 one
+    found = vocab.find(fold("認知症の祖母のことで相談したい"), [(0, 3)])
+    assert any("高齢者支援" in inf.entry.means for inf in found)
+    # a name typed inside a longer word is still taken: 認知症 within a span 0-5 is not the word 認知症
+    assert not any("高齢者支援" in inf.entry.means for inf in vocab.find(fold("認知症高齢者の相談"), [(0, 5)]))
 
 
 @pytest.mark.parametrize("entry, message", [
