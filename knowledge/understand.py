@@ -364,6 +364,12 @@ class Understander:
             self.expansions[name] = analyzer.terms(name, content_only=True)
         return self.expansions[name]
 
+    def search_for(self, query: Query, name: str) -> None:
+        """Add entity ``name``'s retrieval terms (``expansion``) to
+        ``query.terms``, each once: the question is searched for as if it
+        named ``name``."""
+        query.terms += [t for t in self.expansion(name) if t not in query.terms]
+
     # -- the question ------------------------------------------------------------
     def understand(self, question: str, intent: str | None = None, nlu_values: tuple[str, ...] = (),
                    topic: str | None = None, today: dt.date | None = None,
@@ -495,7 +501,7 @@ class Understander:
         if event:
             query.context = [event]
             query.assumed = event
-            query.terms += [t for t in self.expansion(event) if t not in query.terms]
+            self.search_for(query, event)
 
     def _sort_names(self, query: Query, matches: list[EntityMatch], inferences: list[Inference]) -> None:
         seen: set[str] = set()
@@ -642,12 +648,12 @@ class Understander:
             # the question is read as if it named what it carries (「いつやるの？」 after the workshop is
             # 「ワークショップはいつやるの？」): retrieval gets the carried name's terms, as for a typed name
             for s in query.subjects:
-                query.terms += [t for t in self.expansion(s.name) if t not in query.terms]
+                self.search_for(query, s.name)
             query.carried = True
             return
         if query.elliptical and topic not in query.subject_names and topic != OFFICE:
             query.context = [topic]
-            query.terms += [t for t in self.expansion(topic) if t not in query.terms]
+            self.search_for(query, topic)
             # what is asked carries over only to a bare 「Xは？」, which asks nothing in its own words
             # (no asking word such as どこ, 何課, 手続き, いつ)
             if previous_intent in self.table.intents and not query.hinted:
