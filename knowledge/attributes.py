@@ -160,7 +160,8 @@ def load(path: Path | str = PATH) -> Attributes:
     Raises:
         ValueError: an attribute without a label, a ``satisfied_by`` or
             intent naming an unknown attribute, an empty cue, a status
-            without a label, or a quantity word without a list of units.
+            without a label, a quantity word without a list of units, or an
+            asking word listed under two intents (it hints at one).
     """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     table = data["attributes"]
@@ -192,8 +193,11 @@ def load(path: Path | str = PATH) -> Attributes:
         statuses[name] = Status(spec["label"], spec.get("note") or "", tuple(spec.get("markers") or ()))
     cues.sort(key=lambda c: -len(c[0]))
     asking = frozenset(fold(str(w)) for words in (data.get("asking_words") or {}).values() for w in words)
-    hints = {fold(str(w)): group for group, words in (data.get("asking_words") or {}).items() if group in intents
-             for w in words}
+    hints: dict[str, str] = {}
+    for group, words in (data.get("asking_words") or {}).items():
+        for word in words if group in intents else ():
+            if hints.setdefault(fold(str(word)), group) != group:
+                raise ValueError(f"{path}: asking word {word!r} is listed under {hints[fold(str(word))]} and {group}")
     question_words = {kind: tuple(fold(str(w)) for w in words)
                       for kind, words in (data.get("question_words") or {}).items()}
     quantities = {}

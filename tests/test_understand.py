@@ -270,6 +270,19 @@ def test_a_quantity_word_without_a_list_of_units_is_a_schema_error(tmp_path):
     assert load(path).units("参加費はいくらですか") == ("円",)
 
 
+def test_an_asking_word_listed_under_two_intents_is_a_schema_error(tmp_path):
+    from knowledge.attributes import load
+
+    path = tmp_path / "attributes.yml"
+    intents = "intents: {ask_venue: {primary: [venue]}, ask_procedure: {primary: [venue]}}\n"
+    path.write_text("attributes: {venue: {label: 会場}}\n" + intents + "statuses: {}\n"
+                    "asking_words: {ask_venue: [どこ, 出来る], ask_procedure: [申請, 出来る]}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="出来る"):
+        load(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("どこ, 出来る", "どこ"), encoding="utf-8")
+    assert load(path).hints["出来る"] == "ask_procedure"
+
+
 def test_each_question_of_a_message_that_asks_two_says_what_is_asked(understand):
     assert "url" in understand("サービス向上指針の全文はどこで見られる？いつ改定されたの？").cues
 
