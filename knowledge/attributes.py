@@ -195,9 +195,11 @@ def load(path: Path | str = PATH) -> Attributes:
     asking = frozenset(fold(str(w)) for words in (data.get("asking_words") or {}).values() for w in words)
     hints: dict[str, str] = {}
     for group, words in (data.get("asking_words") or {}).items():
-        for word in words if group in intents else ():
-            if hints.setdefault(fold(str(word)), group) != group:
-                raise ValueError(f"{path}: asking word {word!r} is listed under {hints[fold(str(word))]} and {group}")
+        if group not in intents:  # `general` hints at no intent
+            continue
+        for word in map(fold, map(str, words)):
+            if hints.setdefault(word, group) != group:
+                raise ValueError(f"{path}: asking word {word!r} is listed under {hints[word]} and {group}")
     question_words = {kind: tuple(fold(str(w)) for w in words)
                       for kind, words in (data.get("question_words") or {}).items()}
     quantities = {}
