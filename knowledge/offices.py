@@ -24,7 +24,10 @@ intents)`` reads those relations and gives an :class:`OfficeReply` whose
   the service together (出張所の届出窓口は区役所へ集約), where the service is
   handled, and the office's duties;
 * ``located``: a question where one office is, or whether there is one in
-  a ward, naming no service: its own location fact, then its kind's.
+  a ward, naming no service: its own location fact, then its kind's;
+* ``duties``: a question what can be done at one office (「大師支所では何が
+  できますか」), naming no service and nothing else (no content word, no
+  unknown noun): the duties fact of the office or of its kind.
 
 Nothing is decided here (None) when the question names no single office
 other than 区役所, asks for something else than where or whether (a cue
@@ -40,7 +43,9 @@ from .understand import OFFICE, Query
 
 # what a question about doing something at an office may be read as (its NLU intents and asking words)
 OFFICE_INTENTS = frozenset({"ask_counter", "ask_procedure", "ask_eligibility", "ask_venue"})
-REPLY_KINDS = ("ended", "absent", "handles", "not_listed", "located")
+# what a question naming only an office may ask of it when it asks what can be done there
+DUTY_INTENTS = frozenset({"ask_counter", "ask_procedure"})
+REPLY_KINDS = ("ended", "absent", "handles", "not_listed", "located", "duties")
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,10 @@ class OfficeDuties:
             # where it is, or whether the ward named has one (「多摩区にも出張所はありますか」)
             if ("ask_venue" in intents or in_ward) and own and office != units[-1]:
                 return OfficeReply("located", office, units[-1], (), own)
+            unit = next((u for u in units if u in self.duties), None)
+            # what it handles (「大師支所では何ができますか」), asking nothing else of it
+            if unit and intents & DUTY_INTENTS and not (query.content or query.unknown):
+                return OfficeReply("duties", office, unit, (), [self.duties[unit]])
             return None
         unit = next((u for u in units if u in self.duties), None)
         if unit is None:

@@ -70,7 +70,6 @@ def test_a_kind_of_office_in_a_ward_that_has_one_is_that_office(office_reply):
     ("生田出張所は何時まで開いていますか", "ask_datetime"),     # asks a time, not whether
     ("生田出張所の手数料はいくらですか", "ask_fee_capacity"),    # a cue names what is asked
     ("戸籍はどこの課の担当ですか", "ask_counter"),               # no office
-    ("生田出張所では何ができますか", "ask_counter"),             # no service, and not where
     ("行政サービスコーナーで印鑑登録できますか", "ask_procedure"),  # the documents give it no duties
 ])
 def test_other_questions_are_left_to_the_classifier(office_reply, question, intent):
@@ -120,3 +119,18 @@ def test_a_closed_office_asked_about_something_else_of_it_is_left_to_the_classif
 def test_an_office_written_with_no_is_that_office(answerer, written, name):
     query = answerer.understander.understand(f"{written}で住民票はとれますか", "ask_procedure")
     assert name in query.subject_names
+
+
+def test_what_an_office_handles_is_its_kinds_duties(office_reply):
+    for question in ("大師支所では何ができますか", "田島支所ではどんな手続きを扱っていますか"):
+        cap = office_reply(question)
+        assert cap.kind == "duties" and cap.unit == "支所・区民センター"
+        assert [f.attribute for f in cap.facts] == ["duties"]
+    assert office_reply("生田出張所で何ができますか", "ask_procedure").unit == "出張所"
+
+
+def test_a_question_about_something_else_at_an_office_is_not_answered_with_its_duties(office_reply):
+    # a thing the question names beside the office (a word of its own, an unknown noun) is what it asks about
+    for question in ("大師支所で犬の登録はできますか", "田島支所で献血はできますか"):
+        cap = office_reply(question, "ask_procedure")
+        assert cap is None or cap.kind != "duties"
