@@ -36,6 +36,7 @@ class Status:
 INDEFINITE_PARTICLES = ("か", "も")
 # after a when-word, these make it indefinite (いつも, 何日か, いつでも) or a duration (何年間)
 _NOT_WHEN_AFTER = (*INDEFINITE_PARTICLES, "でも", "間")
+ORDINAL_SUFFIX = "目"  # 何回目, 何人目: which one, not how many
 _KANA = re.compile(r"[\u3041-\u309f\u30fc]+")
 WHOLE_TOKEN_KANA = 2  # kana words this short match only whole tokens (いま is not in います)
 
@@ -56,6 +57,13 @@ def occurrences(word: str, folded: str, boundaries: Collection[int] | None = Non
         if not check or (at in boundaries and (len(word) > WHOLE_TOKEN_KANA or end in boundaries)):
             yield at
         at = folded.find(word, at + 1)
+
+
+def _ordinal(word: str, folded: str, end: int) -> bool:
+    """Whether quantity word ``word`` (何回, 何人), ending at ``end`` in
+    ``folded``, is followed by the ordinal suffix 目: 「何回目」 asks which
+    one, not how many."""
+    return word.startswith(("何", "なん")) and folded.startswith(ORDINAL_SUFFIX, end)
 
 
 def holds(word: str, folded: str, boundaries: Collection[int] | None = None) -> bool:
@@ -107,7 +115,9 @@ class Attributes:
         see ``entities.fold``): None when it asks for no quantity, ``()`` when
         any number answers (いくつ), else the units of every quantity word it
         holds (何人 -> 人, 名) (``boundaries``: see ``occurrences``)."""
-        found = [units for word, units in self.quantities.items() if holds(word, folded_question, boundaries)]
+        found = [units for word, units in self.quantities.items()
+                 if any(not _ordinal(word, folded_question, at + len(word))
+                        for at in occurrences(word, folded_question, boundaries))]
         if not found:
             return None
         return tuple(dict.fromkeys(u for units in found for u in units)) if all(found) else ()
@@ -139,7 +149,8 @@ class Attributes:
         for word, attribute in self.cues:
             for at in occurrences(word, folded_question, boundaries):
                 end = at + len(word)
-                if not any(start <= at and end <= stop for start, stop in names):
+                if not any(start <= at and end <= stop for start, stop in names) \
+                        and not _ordinal(word, folded_question, end):
                     out.append((at, end, attribute))
         return sorted(out)
 

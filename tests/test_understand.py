@@ -298,3 +298,13 @@ def test_a_word_pair_in_the_citizens_context_is_background_like_a_typed_name(und
     # the same pair inside the question is what is asked
     query = understand("国民健康保険に入っています。結婚の手続きはどこでしますか", "ask_counter")
     assert "戸籍" in query.subject_names and "国民健康保険" in query.context
+
+
+def test_a_quantity_word_with_the_ordinal_suffix_asks_which_one_not_how_many():
+    from knowledge.attributes import attributes
+
+    table = attributes()
+    assert "statistic" not in table.cue_attributes("理念は改定ワーキングの何回目で話し合われたんですか")
+    assert table.units("何人目の委員ですか") is None
+    assert "statistic" in table.cue_attributes("改定ワーキングは何回開かれたんですか")
+    assert table.units("参加者は何人でしたか") == ("人", "名")
