@@ -30,9 +30,10 @@ intents)`` reads those relations and gives an :class:`OfficeReply` whose
   unknown noun): the duties fact of the office or of its kind.
 
 Nothing is decided here (None) when the question names no single office
-other than 区役所, asks for something else than where or whether (a cue
-such as 時間 or 手数料), or when the documents give the office no duties
-(行政サービスコーナー): the answerability classifier decides those.
+other than 区役所, asks for something else than where, whether or what
+can be done there (a cue such as 時間 or 手数料), or when the documents give
+the office no duties (行政サービスコーナー): the answerability classifier
+decides those.
 """
 from __future__ import annotations
 
@@ -123,17 +124,16 @@ class OfficeDuties:
                 return OfficeReply("absent", office, office, asked, facts, wards[0]) if facts else None
             office = inside[0]
         units = self.units(office)
+        unit = next((u for u in units if u in self.duties), None)
         if not (asked or around):
             own = [self.location[u] for u in units if u in self.location]
             # where it is, or whether the ward named has one (「多摩区にも出張所はありますか」)
             if ("ask_venue" in intents or in_ward) and own and office != units[-1]:
                 return OfficeReply("located", office, units[-1], (), own)
-            unit = next((u for u in units if u in self.duties), None)
             # what it handles (「大師支所では何ができますか」), asking nothing else of it
             if unit and intents & DUTY_INTENTS and not (query.content or query.unknown):
                 return OfficeReply("duties", office, unit, (), [self.duties[unit]])
             return None
-        unit = next((u for u in units if u in self.duties), None)
         if unit is None:
             return None
         duties = self.duties[unit]
