@@ -27,7 +27,8 @@ intents)`` reads those relations and gives an :class:`OfficeReply` whose
   a ward, naming no service: its own location fact, then its kind's;
 * ``duties``: a question what can be done at one office (「大師支所では何が
   できますか」), naming no service and nothing else (no content word, no
-  unknown noun): the duties fact of the office or of its kind.
+  unknown noun): the duties fact of the office or of its kind; read as an
+  overview (「大師支所について教えて」), then where the office is.
 
 Nothing is decided here (None) when the question names no single office
 other than 区役所, asks for something else than where, whether or what
@@ -44,8 +45,8 @@ from .understand import OFFICE, Query
 
 # what a question about doing something at an office may be read as (its NLU intents and asking words)
 OFFICE_INTENTS = frozenset({"ask_counter", "ask_procedure", "ask_eligibility", "ask_venue"})
-# what a question naming only an office may ask of it when it asks what can be done there
-DUTY_INTENTS = frozenset({"ask_counter", "ask_procedure"})
+# what a question naming only an office may be read as when it asks what the office does
+DUTY_INTENTS = frozenset({"ask_counter", "ask_procedure", "ask_overview"})
 REPLY_KINDS = ("ended", "absent", "handles", "not_listed", "located", "duties")
 
 
@@ -98,12 +99,14 @@ class OfficeDuties:
         """The :class:`OfficeReply` for a question about one office, or
         None when ``query`` is not one (see the module docstring).
         ``intents``: the ``ask_*`` intents the question may be read as."""
-        if query.cues or not intents & OFFICE_INTENTS:
+        if query.cues or not intents & (OFFICE_INTENTS | DUTY_INTENTS):
             return None
         offices = list(dict.fromkeys(s.name for s in query.subjects if s.type == "office" and s.name != OFFICE))
         if len(offices) != 1:
             return None
         office = offices[0]
+        if not intents & OFFICE_INTENTS:  # 「大師支所について教えて」: what it does, if that is all it asks
+            return self._duties(query, office, self.units(office), intents)
         asked = tuple(dict.fromkeys(s.name for s in query.subjects if s.type == "service"))
         # 「除籍謄本が必要です。橘出張所で出せますか」: a service named around the question, when the office handles it
         around = tuple(n for n in query.context if n not in asked and self._type(n) == "service")
@@ -124,16 +127,13 @@ class OfficeDuties:
                 return OfficeReply("absent", office, office, asked, facts, wards[0]) if facts else None
             office = inside[0]
         units = self.units(office)
-        unit = next((u for u in units if u in self.duties), None)
         if not (asked or around):
             own = [self.location[u] for u in units if u in self.location]
             # where it is, or whether the ward named has one (「多摩区にも出張所はありますか」)
             if ("ask_venue" in intents or in_ward) and own and office != units[-1]:
                 return OfficeReply("located", office, units[-1], (), own)
-            # what it handles (「大師支所では何ができますか」), asking nothing else of it
-            if unit and intents & DUTY_INTENTS and not (query.content or query.unknown):
-                return OfficeReply("duties", office, unit, (), [self.duties[unit]])
-            return None
+            return self._duties(query, office, units, intents)
+        unit = next((u for u in units if u in self.duties), None)
         if unit is None:
             return None
         duties = self.duties[unit]
@@ -149,6 +149,21 @@ class OfficeDuties:
         together.sort(key=lambda f: f.subject not in units)  # the office's own facts first (stable: file order)
         return OfficeReply("not_listed", office, unit, services,
                            _unique([*together[:1], *self._elsewhere(services), duties]))
+
+    def _duties(self, query: Query, office: str, units: list[str], intents: set[str]) -> OfficeReply | None:
+        """The ``duties`` reply to a question what ``office`` does (「大師支所では
+        何ができますか」), asking nothing else of it (no content word, no
+        unknown noun), or None: the duties of the office or of its kind
+        (``units``), and, read as an overview, where the office itself is."""
+        unit = next((u for u in units if u in self.duties), None)
+        # read also as asking something else of it (its history, a date, a contact), it is not this question
+        if unit is None or not intents & DUTY_INTENTS or intents - DUTY_INTENTS - OFFICE_INTENTS \
+                or query.content or query.unknown:
+            return None
+        facts = [self.duties[unit]]
+        if "ask_overview" in intents and office != unit and office in self.location:
+            facts.append(self.location[office])
+        return OfficeReply("duties", office, unit, (), facts)
 
     def _type(self, name: str) -> str | None:
         return getattr(self.kb.entities.get(name), "type", None)

@@ -125,8 +125,16 @@ def test_what_an_office_handles_is_its_kinds_duties(office_reply):
     for question in ("大師支所では何ができますか", "田島支所ではどんな手続きを扱っていますか"):
         cap = office_reply(question)
         assert cap.kind == "duties" and cap.unit == "支所・区民センター"
-        assert [f.attribute for f in cap.facts] == ["duties"]
+        assert cap.facts[0].attribute == "duties" and cap.facts[0].subject == "支所・区民センター"
     assert office_reply("生田出張所で何ができますか", "ask_procedure").unit == "出張所"
+
+
+def test_an_overview_of_an_office_is_what_its_kind_does_then_where_it_is(office_reply):
+    cap = office_reply("大師支所について教えて", "ask_overview")
+    assert cap.kind == "duties"
+    assert [(f.subject, f.attribute) for f in cap.facts] == [("支所・区民センター", "duties"), ("大師支所", "location")]
+    # asked for something else of it (its history), it is left to the classifier
+    assert office_reply("大師支所の歴史を教えて", "ask_overview") is None
 
 
 def test_a_question_about_something_else_at_an_office_is_not_answered_with_its_duties(office_reply):
