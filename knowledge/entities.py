@@ -29,6 +29,9 @@ FUZZY_CUTOFF = 74.0  # rapidfuzz partial_ratio score (0-100)
 # kana-only variants shorter than this are matched exactly only: one kana off, they match grammar
 # (ちょうかい in 「いけないんでしょうか」)
 FUZZY_MIN_KANA = 6
+# what joins names that share a head (「大師や田島の支所」, 「大師・田島の区民センター」)
+COORDINATORS = frozenset("やと・、,")
+COORDINATED_MAX_CHARS = 8  # the longest first conjunct tried (a place part is 1-4 characters)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class EntityMatcher:
                 found.append(EntityMatch(name, etype, variant, start, end, 100.0))
                 for i in range(start, end):
                     taken[i] = True
+        found += self._coordinated(haystack, taken, found)
         if fuzzy and self._fuzzy and len(haystack) >= FUZZY_MIN_CHARS:
             free = "".join(ch if not taken[i] else " " for i, ch in enumerate(haystack))[:300]
             hits = Counter(chain.from_iterable(self._by_char.get(ch, ()) for ch in set(free) - {" "}))
@@ -129,6 +133,33 @@ class EntityMatcher:
                     continue
                 found.append(EntityMatch(name, etype, variant, -1, -1, score))
         return sorted(found, key=lambda m: (m.start < 0, m.start))
+
+    def _coordinated(self, haystack: str, taken: list[bool], found: list[EntityMatch]) -> list[EntityMatch]:
+        """Names that share the head of a matched ``<place>の<head>`` name
+        through a coordinator before it: in 「大師や田島の支所」 田島の支所
+        is matched and 大師 + の支所 is the name 大師の支所 (大師支所).  Each
+        conjunct, read right to left, is the longest run before its
+        coordinator that makes a known name of the same type; marks
+        ``taken``.  Returns the new exact matches."""
+        out = []
+        for match in found:
+            cut = match.variant.find("の")
+            if cut <= 0:
+                continue
+            head, end = match.variant[cut:], match.start
+            while end >= 2 and haystack[end - 1] in COORDINATORS:
+                for size in range(min(COORDINATED_MAX_CHARS, end - 1), 0, -1):
+                    start = end - 1 - size
+                    key = haystack[start:end - 1] + head
+                    if key in self._variants and self._variants[key][1] == match.type and not any(taken[start:end - 1]):
+                        name, etype = self._variants[key]
+                        out.append(EntityMatch(name, etype, key, start, end - 1, 100.0))
+                        taken[start:end - 1] = [True] * (end - 1 - start)
+                        end = start
+                        break
+                else:
+                    break
+        return out
 
     def resolve(self, value: str) -> str | None:
         """Canonical name for an NLU entity value (exact, then fuzzy), or None."""

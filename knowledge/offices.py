@@ -30,8 +30,10 @@ intents)`` reads those relations and gives an :class:`OfficeReply` whose
   unknown noun): the duties fact of the office or of its kind; read as an
   overview (「大師支所について教えて」), then where the office is.
 
-Nothing is decided here (None) when the question names no single office
-other than 区役所, asks for something else than where, whether or what
+Several offices of one kind named together (「大師や田島の支所」) are asked
+about as that kind (支所・区民センター).  Nothing is decided here (None) when
+the question names no single office other than 区役所 (nor offices of one
+kind), asks for something else than where, whether or what
 can be done there (a cue such as 時間 or 手数料), or when the documents give
 the office no duties (行政サービスコーナー): the answerability classifier
 decides those.
@@ -102,6 +104,10 @@ class OfficeDuties:
         if query.cues or not intents & (OFFICE_INTENTS | DUTY_INTENTS):
             return None
         offices = list(dict.fromkeys(s.name for s in query.subjects if s.type == "office" and s.name != OFFICE))
+        named = offices
+        kinds = {getattr(self.kb.entities.get(o), "kind", None) for o in offices}
+        if len(offices) > 1 and len(kinds) == 1 and None not in kinds:
+            offices = list(kinds)  # 「大師や田島の支所で…」: offices of one kind are asked about as that kind
         if len(offices) != 1:
             return None
         office = offices[0]
@@ -118,7 +124,7 @@ class OfficeDuties:
             return None
         wards = [w for w in dict.fromkeys(query.subject_names + query.constraints + query.context)
                  if self._type(w) == "ward"]
-        in_ward = office in self.instances and len(wards) == 1
+        in_ward = office in self.instances and len(wards) == 1 and len(named) == 1
         if in_ward:
             inside = [i for i in self.instances[office] if self.kb.entities[i].ward == wards[0]
                       and not self.kb.entities[i].ended_by]
@@ -128,10 +134,11 @@ class OfficeDuties:
             office = inside[0]
         units = self.units(office)
         if not (asked or around):
-            own = [self.location[u] for u in units if u in self.location]
+            together = named if len(named) > 1 else []  # each office named with others of its kind
+            own = [self.location[u] for u in (*together, *units) if u in self.location]
             # where it is, or whether the ward named has one (「多摩区にも出張所はありますか」)
-            if ("ask_venue" in intents or in_ward) and own and office != units[-1]:
-                return OfficeReply("located", office, units[-1], (), own)
+            if ("ask_venue" in intents or in_ward) and own and (office != units[-1] or together):
+                return OfficeReply("located", office, units[-1], (), _unique(own))
             return self._duties(query, office, units, intents)
         unit = next((u for u in units if u in self.duties), None)
         if unit is None:

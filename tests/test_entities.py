@@ -32,3 +32,19 @@ def test_grammar_sharing_a_few_kana_with_a_name_is_not_a_match(matcher):
 ])
 def test_spans_name(text, variant, expected):
     assert spans_name(text, variant) is expected
+
+
+@pytest.mark.parametrize("question, names", [
+    ("大師や田島の支所で住民票はとれますか", ["大師支所", "田島支所"]),
+    ("大師・田島の区民センターはどこですか", ["大師支所", "田島支所"]),
+    ("橘と日吉の出張所", ["橘出張所", "日吉出張所"]),
+])
+def test_places_coordinated_before_a_head_share_it(matcher, question, names):
+    found = [m.name for m in matcher.find(question)]
+    assert all(name in found for name in names)
+
+
+def test_a_coordinated_word_that_makes_no_name_with_the_head_is_not_one(matcher):
+    # 住民票 + の附票 is no name, and 小田 + の支所 is no office
+    assert [m.name for m in matcher.find("住民票や戸籍の附票")] == ["住民票", "戸籍"]
+    assert "支所・区民センター" in [m.name for m in matcher.find("小田や大島の支所")]

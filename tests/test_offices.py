@@ -142,3 +142,16 @@ def test_a_question_about_something_else_at_an_office_is_not_answered_with_its_d
     for question in ("大師支所で犬の登録はできますか", "田島支所で献血はできますか"):
         cap = office_reply(question, "ask_procedure")
         assert cap is None or cap.kind != "duties"
+
+
+def test_offices_of_one_kind_named_together_are_asked_about_as_that_kind(office_reply):
+    cap = office_reply("大師や田島の支所では、どんな手続きを扱っていますか")
+    assert cap.kind == "duties" and cap.office == "支所・区民センター"
+    cap = office_reply("大師・田島の区民センターで戸籍の届出はできますか")
+    assert cap.kind == "handles" and cap.unit == "支所・区民センター"
+    # where they are: each one's own location, then its kind's
+    cap = office_reply("大師や田島の支所はどこにありますか", "ask_venue")
+    assert cap.kind == "located"
+    assert [f.subject for f in cap.facts] == ["大師支所", "田島支所", "支所・区民センター"]
+    # offices of two kinds are not one question the org chart answers
+    assert office_reply("橘出張所と大師支所で住民票はとれますか", "ask_procedure") is None
