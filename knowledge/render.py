@@ -94,9 +94,14 @@ class Renderer:
 
     # -- answered --------------------------------------------------------------
     def topic_of(self, decision: Decision) -> str | None:
-        """The topic the conversation is about after this answer: the first
-        named subject the facts are about, else the first fact's subject."""
+        """The topic the conversation is about after this answer: for a
+        question whether an office handles a service, the service (the
+        citizen is after 戸籍 and asks only where: 「じゃあどこに出せば？」
+        follows it); else the first named subject the facts are about, else
+        the first fact's subject."""
         query = decision.query
+        if decision.office is not None and decision.office.services:
+            return decision.office.services[0]
         for name in query.subject_names:
             if any(f.subject == name or name in f.about for f in decision.facts):
                 return name

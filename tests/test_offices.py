@@ -155,3 +155,11 @@ def test_offices_of_one_kind_named_together_are_asked_about_as_that_kind(office_
     assert [f.subject for f in cap.facts] == ["大師支所", "田島支所", "支所・区民センター"]
     # offices of two kinds are not one question the org chart answers
     assert office_reply("橘出張所と大師支所で住民票はとれますか", "ask_procedure") is None
+
+
+def test_after_whether_an_office_handles_a_service_the_topic_is_the_service(answerer):
+    first = answerer.answer("子どもが生まれました。橘出張所で出生届を出せますか？", "ask_procedure")
+    assert first.topic == "戸籍"
+    # 「じゃあどこに出せば？」 asks where the service is handled, not where the office is
+    then = answerer.answer("じゃあどこに出せばいいの？", "ask_counter", (), first.topic, None, "ask_procedure")
+    assert then.status == "answered" and "区民課" in then.text and "出張所は、" not in then.text
