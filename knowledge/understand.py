@@ -48,6 +48,7 @@ from .vocabulary import Inference, Vocabulary
 
 NLU_SCORE = 90.0  # match score given to an entity that only the NLU found
 OFFICE = "区役所"  # the ward office in general: named, it starts a topic of its own
+WARD_OFFICE_ENDING = "役所"  # how a ward's name becomes its office's (高津区 -> 高津区役所, an alias of the ward)
 SIBLING_ENDING = 2  # characters a sibling of the topic shares at its end with it (連絡所, 支所) at least
 PREDICATE_POS = {"動詞", "形容詞", "形状詞"}
 UNINFORMATIVE_NOUNS = {"副詞可能", "助数詞可能", "助数詞"}
@@ -58,6 +59,8 @@ EVENT_ATTRIBUTES = {"date", "time", "doors_open", "venue", "address", "access", 
                     "how_to_apply", "required_info", "application_period", "deadline", "notification", "lottery",
                     "fee", "amount", "phone", "fax", "email", "url"}
 NOUN_POS = {"名詞"}
+# which-words (Sudachi normalized forms): 「区役所の何課」「区役所のどこ」 ask which part of the office
+INTERROGATIVES = {"何", "どこ", "どれ", "どちら", "どっち", "どの", "どんな"}
 _DIGITS = re.compile(r"^[0-9０-９.,]+$")
 _KANA_OR_LATIN = re.compile(r"^[\u3041-\u309fa-z]{1,2}$")
 
@@ -89,7 +92,9 @@ class Query:
     names first); ``constraints``: wards named beside a subject (entity
     names); ``context``: an earlier topic kept as context of an elliptical
     turn, and names given only around the question; ``background``: those
-    names (``Named``); ``office``: names 区役所; ``terms``: retrieval terms;
+    names (``Named``); ``office``: names 区役所 (or a ward's own office,
+    高津区役所); ``office_as_place``: only as the place where something is
+    asked for (「区役所の何課」: 区役所 and a which-word); ``terms``: retrieval terms;
     ``rest_terms``: the terms of the words that are not names (what the
     question says about them, cue and asking words included); ``content``:
     ``(normalized form, reading)`` of the content words not explained by
@@ -123,6 +128,7 @@ class Query:
     context: list[str] = field(default_factory=list)
     background: list[Named] = field(default_factory=list)
     office: bool = False
+    office_as_place: bool = False
     terms: list[str] = field(default_factory=list)
     rest_terms: list[str] = field(default_factory=list)
     content: list[tuple[str, str]] = field(default_factory=list)
@@ -180,6 +186,27 @@ def token_boundaries(text: str) -> frozenset[int]:
     (``attributes.occurrences``)."""
     at = _folded_offsets(text)
     return frozenset(at[i] for m in analyzer.morphemes(text, "C") for i in (m.start, m.end))
+
+
+def office_as_place(text: str, matches: list[EntityMatch]) -> bool:
+    """Whether every mention of 区役所 in ``text`` (``matches``: its entity
+    matches; a ward named by its office counts) is followed by の and a
+    which-word (``INTERROGATIVES``): 「区役所の何課に行けば」「高津区役所の
+    どこ」 ask which part of the office handles something, and name nothing
+    to ask about; 「区役所の窓口は何時まで」 asks about the office."""
+    at = _folded_offsets(text)
+    words = list(analyzer.morphemes(text, "C"))
+    starts = {at[m.start]: i for i, m in enumerate(words)}
+    ends = [m.end for m in matches if m.start >= 0
+            and (m.name == OFFICE or (m.type == "ward" and m.variant.endswith(WARD_OFFICE_ENDING)))]
+    if not ends:
+        return False
+    for end in ends:
+        i = starts.get(end)
+        if i is None or i + 1 >= len(words) or words[i].surface != "の" \
+                or words[i + 1].normalized not in INTERROGATIVES:
+            return False
+    return True
 
 
 CLAUSE_ENDS = set(SENTENCE_ENDS) | {"、", "，", ","}
@@ -407,6 +434,7 @@ class Understander:
         ranking = intent_ranking if intent_ranking is not None else ([(intent, 1.0)] if intent else [])
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
         self._sort_names(query, matches, inferences)
+        query.office_as_place = query.office and office_as_place(text, matches)
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
         self._read_terms(query, text, explained, names, question_at, bounds)
@@ -513,6 +541,8 @@ class Understander:
                 query.office = True
             elif m.type == "ward":
                 query.constraints.append(m.name)
+                # a ward named by its office (高津区役所): 区役所, in that ward
+                query.office |= m.variant.endswith(WARD_OFFICE_ENDING)
             else:
                 source = "typed" if m.start >= 0 else ("nlu" if m.score == NLU_SCORE else "fuzzy")
                 query.subjects.append(Named(m.name, m.type, source, m.variant, start=m.start))
@@ -631,10 +661,27 @@ class Understander:
                  and len(name) - len(word) >= SIBLING_ENDING and topic.endswith(name[len(word):])}
         return found.pop() if len(found) == 1 else None
 
+    def _ward_of_topic(self, query: Query, topic: str) -> None:
+        """A ward named alone, with nothing else to ask about it (no content
+        word, not an overview), says where the topic is asked about
+        (「じゃあ高津区役所の何課に行けばいいの？」 after 戸籍): the ward
+        becomes a constraint again and the question names nothing, so the
+        topic carries over.  「中原区について教えて」 keeps the ward as its
+        subject."""
+        wards = [s.name for s in query.subjects if s.type == "ward"]
+        if not wards or len(wards) < len(query.subjects) or self.kb.entities[topic].type == "ward":
+            return
+        if query.content or query.partial or query.unknown or query.cues or query.intent == "ask_overview":
+            return
+        query.constraints, query.subjects = wards, []
+
     def _apply_topic(self, query: Query, topic: str | None, previous_intent: str | None, text: str) -> None:
         if not topic or topic not in self.kb.entities:
             return
-        names_nothing = not (query.subjects or query.office or query.partial or query.unknown)
+        self._ward_of_topic(query, topic)
+        # 「じゃあ区役所の何課に行けばいいの？」 names the office only as where: the topic is still what is asked about
+        office = query.office and not query.office_as_place
+        names_nothing = not (query.subjects or office or query.partial or query.unknown)
         if names_nothing:
             ent = self.kb.entities[topic]
             if topic == OFFICE:

@@ -163,3 +163,9 @@ def test_after_whether_an_office_handles_a_service_the_topic_is_the_service(answ
     # 「じゃあどこに出せば？」 asks where the service is handled, not where the office is
     then = answerer.answer("じゃあどこに出せばいいの？", "ask_counter", (), first.topic, None, "ask_procedure")
     assert then.status == "answered" and "区民課" in then.text and "出張所は、" not in then.text
+
+
+def test_where_a_wards_office_is_is_not_answered_with_an_office_in_that_ward(ask):
+    # the documents give no address of 高津区役所; 橘出張所, also in 高津区, is another office
+    answer = ask("高津区役所はどこにありますか", "ask_venue")
+    assert "橘出張所" not in answer.text

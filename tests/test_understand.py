@@ -79,6 +79,29 @@ def test_a_bare_name_asks_the_previous_question_about_it(understand):
     assert query.subject_names == ["支所・区民センター"] and query.context == ["住民票"]
 
 
+def test_the_office_named_only_as_where_keeps_the_topic(understand):
+    # 区役所 + の + a which-word asks which part of the office handles the topic
+    for question in ("じゃあ区役所の何課に行けばいいの？", "高津区役所のどこで出せますか"):
+        query = understand(question, "ask_counter", topic="戸籍", previous_intent="ask_procedure")
+        assert query.office_as_place and query.carried and query.subject_names == ["戸籍"], question
+    # the office asked about (its hours) starts a topic of its own
+    query = understand("区役所の窓口は何時まで？", "ask_datetime", topic="印鑑登録", previous_intent="ask_counter")
+    assert not query.office_as_place and not query.carried and not query.subjects
+
+
+def test_a_ward_named_alone_after_a_topic_says_where_the_topic_is_asked_about(understand):
+    query = understand("中原区だとどこの課ですか", "ask_counter", topic="介護保険", previous_intent="ask_counter")
+    assert query.subject_names == ["介護保険"] and query.constraints == ["中原区"] and query.carried
+    # asked about as a whole, the ward is the subject
+    query = understand("中原区について教えて", "ask_overview", topic="介護保険", previous_intent="ask_counter")
+    assert query.subject_names == ["中原区"] and not query.carried
+
+
+def test_a_ward_named_by_its_office_names_the_office_in_that_ward(understand):
+    query = understand("高津区役所はどこにありますか", "ask_venue")
+    assert query.office and query.constraints == ["高津区"] and not query.subjects
+
+
 def test_a_question_that_asks_in_its_own_words_keeps_its_own_intent(understand):
     # the turn before asked for a date; this one says what it asks (どこ, 何課, 手続き)
     for question in ("介護保険の手続きはどこでできますか", "児童手当の相談はどこの課ですか"):
