@@ -419,7 +419,9 @@ class Understander:
         taken = [(m.start, m.end) for m in matches if m.start >= 0]
         inferences = self.vocabulary.find(folded, taken)
         primary, secondary = table.intents.get(intent or "", ((), ()))
+        # a word that names a duty with another (住所 + 変更) is part of that name, not a cue (住所 -> address)
         names = taken + [(inf.start, inf.end) for inf in inferences if inf.start >= 0]
+        names += [span for inf in inferences for span in inf.spans]
         question_at = question_span(text)
         bounds = token_boundaries(text)
         names += self.non_asking_spans(text, names, question_at, bounds)

@@ -14,7 +14,7 @@ in ``taken`` (entity names the question types itself win).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,13 +46,16 @@ class Inference:
     matched (``matched``, folded) and its span (``start``, ``end``; -1 for a
     co-occurrence match); ``at``: where it is found (characters into the
     folded question: ``start``, or for a co-occurrence match the first
-    occurrence of its last-appearing word)."""
+    occurrence of its last-appearing word); ``spans``: the span of each word
+    of the entry's first co-occurrence set found in the question (where it
+    first occurs), also when the entry's own word is found, else ()."""
 
     entry: Entry
     matched: str
     start: int
     end: int
     at: int = -1
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 class VocabularyError(ValueError):
@@ -135,10 +138,16 @@ class Vocabulary:
         names = {folded[start:end]: start for start, end in sorted(exact, reverse=True) if start >= 0}
         for words, entry in self._sets:
             # a word of the set is in the free text, or is exactly a name the question types (認知症 + 相談)
-            if entry.term not in found and all(w in free or w in names for w in words):
-                at = max(free.find(w) if w in free else names[w] for w in words)
-                found[entry.term] = Inference(entry, "+".join(words), -1, -1, at)
+            if not all(w in free or w in names for w in words):
+                continue
+            starts = [free.find(w) if w in free else names[w] for w in words]
+            spans = tuple((start, start + len(w)) for start, w in zip(starts, words, strict=True))
+            have = found.get(entry.term)
+            if have is None:
+                found[entry.term] = Inference(entry, "+".join(words), -1, -1, max(starts), spans)
                 ordered.append(found[entry.term])
+            elif not have.spans:  # found by its own word too (引っ越し … 住所の手続き): the set's words are its
+                ordered[ordered.index(have)] = found[entry.term] = replace(have, spans=spans)
         return ordered
 
 

@@ -133,6 +133,12 @@ def test_a_cue_word_inside_a_name_is_part_of_the_name(understand):
     assert "address" not in query.cues and query.subject_names == ["住所変更の届出"]
 
 
+def test_a_cue_word_that_names_a_duty_with_another_word_is_part_of_that_name(understand):
+    # 住所 + 手続き is the 住所変更の届出: 住所 asks no address
+    query = understand("引っ越しました。住所の手続きはどこの窓口でしますか", "ask_counter")
+    assert "address" not in query.cues and "住民票" in query.subject_names
+
+
 def test_a_name_also_named_on_its_own_is_not_partial(understand):
     # 介護 (an alias of 介護保険) is the head of 介護タクシー, but 介護保険 is named too
     query = understand("介護タクシーを使いたい。介護保険の窓口はどこですか", "ask_counter")

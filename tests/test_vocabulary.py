@@ -34,6 +34,7 @@ def test_no_entry_repeats_a_name_the_knowledge_base_already_has(vocab, kb):
     ("娘がうまれたのでとどけを出す", "戸籍"),  # co-occurring words
     ("引っ越しの手続き", "住所変更の届出"),
     ("住所の届けはどこで出しますか", "住民票"),  # 住所の届出 is the 住所変更の届出
+    ("住所の手続きをしたい", "住所変更の届出"),
     ("自転車を撤去されました", "放置自転車"),
     ("母の介護度を見直してもらいたい", "介護保険"),     # a word for the 介護保険 certification
     ("精神の手帳を申請したい", "障害者支援"),
@@ -104,3 +105,9 @@ def test_a_word_pair_is_found_where_its_last_word_is(vocab):
     text = fold("結婚しました。手続きはどこで")
     (pair,) = [inf for inf in vocab.find(text) if inf.entry.term == "婚姻届"]
     assert pair.start == -1 and pair.at == text.index("手続")
+
+
+def test_a_word_pairs_words_have_their_places_also_when_the_entrys_own_word_is_found(vocab):
+    text = fold("引っ越しました。住所の手続きはどこで")
+    (moving,) = [inf for inf in vocab.find(text) if inf.entry.term == "引っ越し"]
+    assert moving.start >= 0 and [text[a:b] for a, b in moving.spans] == ["住所", "手続"]
