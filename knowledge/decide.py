@@ -148,7 +148,9 @@ class Decision:
     ``partial`` the question names something more specific than ``about``;
     ``unknown`` ``about`` holds nouns the documents never use, not names;
     ``probability`` the classifier's probability for the best candidate
-    (0..1, or None when a rule decided); ``query`` the understood question."""
+    (0..1, or None when a rule decided); ``query`` the understood question;
+    ``related`` (not_found) facts said beside the decline, near what was
+    asked (``OfficeDuties.office_opening``)."""
 
     kind: str
     query: Query
@@ -159,6 +161,7 @@ class Decision:
     probability: float | None = None
     unknown: bool = False  # ``about`` are nouns the documents never use, not names
     office: OfficeReply | None = None  # set when the org chart answered a question about one office
+    related: list[FactRow] = field(default_factory=list)
 
 
 def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> dict[str, float]:
@@ -297,15 +300,18 @@ class Decider:
         if office is not None:
             return Decision("answer", query, office.facts[:MAX_FACTS], about=about, office=office)
         pool, missing = self.eligible(query, candidates)
+        # said beside a decline: when the ward office's counters open, for a service handled there
+        related = self.offices.office_opening(query) if self.offices else []
         if missing:
-            return Decision("not_found", query, missing=missing, about=about, unknown=unknown)
+            return Decision("not_found", query, missing=missing, about=about, unknown=unknown, related=related)
         ranked = self.rank(pool if pool else candidates)
         if not ranked:
-            return Decision("not_found", query, missing=missing or query.asked, about=about, unknown=unknown)
+            return Decision("not_found", query, missing=missing or query.asked, about=about, unknown=unknown,
+                            related=related)
         probability = self.model.decider.probability(decision_features(ranked, query))
         if probability < self.model.threshold:
             return Decision("not_found", query, missing=missing or query.asked, about=about, probability=probability,
-                            unknown=unknown)
+                            unknown=unknown, related=related)
         return Decision("answer", query, self.select(ranked, query), about=about, probability=probability)
 
     @staticmethod

@@ -172,6 +172,22 @@ class OfficeDuties:
             facts.append(self.location[office])
         return OfficeReply("duties", office, unit, (), facts)
 
+    def office_opening(self, query: Query) -> list[FactRow]:
+        """When the ward office's counters open, for a question about a
+        service handled there that names a day the documents speak of
+        (「住民票は土曜日も取れますか」): the 区役所 ``opening`` fact whose text
+        holds one of the question's content words, a plan only when nothing
+        else does; [] when the question names no such service or day.  The
+        documents do not say which services those counters handle, so this
+        is said beside a decline, never as the answer."""
+        if not any(s.type == "service" and s.name in self.handled_by for s in query.subjects):
+            return []
+        words = [norm for norm, _ in query.content if len(norm) >= 2]
+        facts = [f for f in self.kb.by_entity.get(OFFICE, ()) if f.subject == OFFICE and f.attribute == "opening"
+                 and any(w in f.text for w in words)]
+        facts.sort(key=lambda f: f.status == "plan")  # stable: file order otherwise
+        return facts[:1]
+
     def _type(self, name: str) -> str | None:
         return getattr(self.kb.entities.get(name), "type", None)
 

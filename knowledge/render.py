@@ -197,7 +197,8 @@ class Renderer:
 
     # -- not found ---------------------------------------------------------------
     def not_found(self, decision: Decision) -> Answer:
-        """"The documents do not say", what is missing, and a contact."""
+        """"The documents do not say", what is missing, what they do say
+        near it (``Decision.related``, with its source), and a contact."""
         query = decision.query
         label = next((self.table.label(a) for a in decision.missing if a in self.table.labels), None)
         about = "・".join(decision.about)
@@ -215,9 +216,17 @@ class Renderer:
             parts.append(f"申し訳ありません。区役所の{label}については、手元の資料に記載がありません。")
         else:
             parts.append("申し訳ありません。お尋ねの内容は、手元の資料（区役所に関する川崎市の資料）に記載がありません。")
+        sources = []
+        if decision.related:
+            parts.append("なお、資料には区役所の窓口について次の記載があります。")
+            parts += [readable(f.text) + self.status_note(f) for f in decision.related]
+            sources = [{"doc": f.doc, "lines": [f.line_start, f.line_end], "as_of": f.as_of, "status": f.status}
+                       for f in decision.related]
         parts.append(self.contact_for(decision.about) or GENERAL_CONTACT)
+        parts += [self.cite(s) for s in sources]
         topic = query.subject_names[0] if query.subjects else (OFFICE if query.office else None)
-        return Answer("not_found", "\n".join(parts), [], self.suggestions(topic), topic=topic)
+        return Answer("not_found", "\n".join(parts), sources, self.suggestions(topic), topic=topic,
+                      facts=[f.id for f in decision.related])
 
     def contact_for(self, names: list[str]) -> str | None:
         """A contact sentence for entities ``names``: a phone number the

@@ -169,3 +169,14 @@ def test_where_a_wards_office_is_is_not_answered_with_an_office_in_that_ward(ask
     # the documents give no address of 高津区役所; 橘出張所, also in 高津区, is another office
     answer = ask("高津区役所はどこにありますか", "ask_venue")
     assert "橘出張所" not in answer.text
+
+
+def test_a_services_saturday_is_declined_with_what_the_documents_say_of_the_offices_saturdays(ask):
+    answer = ask("住民票は土曜日も取れますか", "ask_datetime")
+    # which services the Saturday counters handle is not in the documents: still a decline
+    assert answer.status == "not_found"
+    assert "第2・第4土曜日" in answer.text and "取り扱う手続き" in answer.text and "区民課" in answer.text
+    assert answer.sources and answer.sources[0]["doc"] == "001"
+    # a day the documents say nothing of for the office adds nothing
+    answer = ask("住民票は日曜日も取れますか", "ask_datetime")
+    assert answer.status == "not_found" and "土曜" not in answer.text and not answer.sources
