@@ -291,7 +291,9 @@ class Decider:
         # what the reply is about: the names it gives, else the nouns the documents never use (パスポート)
         about = (query.subject_names + query.constraints) or query.unknown
         unknown = not (query.subject_names + query.constraints) and bool(query.unknown)
-        if not (query.subjects or query.office or query.partial or query.content or query.cues or query.unknown
+        # 区役所 named only as where (「区役所の何課に行けば」) names nothing to ask about
+        office = query.office and not query.office_as_place
+        if not (query.subjects or office or query.partial or query.content or query.cues or query.unknown
                 or query.context):
             return Decision("clarify", query)
         if query.partial and not query.subjects:

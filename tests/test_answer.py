@@ -115,6 +115,9 @@ def test_hostile_or_odd_input_never_raises(ask, text):
 def test_question_naming_nothing_gets_a_clarifying_question(ask):
     answer = ask("それについて教えて", "ask_overview")
     assert answer.status == "clarify" and answer.buttons
+    # 区役所 only as where: which counter, for what?
+    for question in ("区役所の何課に行けばいいですか", "区役所のどこに行けばいい？"):
+        assert ask(question, "ask_counter").status == "clarify", question
 
 
 def test_thing_the_documents_never_name_is_not_answered_from_a_neighbour(ask):
