@@ -175,8 +175,10 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values[f"direct_kind_{kind}"] = values["direct"]
     values["carried"] = float(query.carried)
     values["near_miss"] = query.near_miss
-    # it names only things the documents never use (犬の登録): the facts found share its other words at most
-    values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office or query.context))
+    # it names only things the documents never use (犬の登録, also 「犬の登録は区役所のどこで」, where 区役所 is
+    # only the place): the facts found share its other words at most
+    office = query.office and not query.office_as_place
+    values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or office or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0
     # the ranker's pairwise probability (RankNet) that this candidate answers rather than the next one below it:

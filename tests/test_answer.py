@@ -120,6 +120,12 @@ def test_question_naming_nothing_gets_a_clarifying_question(ask):
         assert ask(question, "ask_counter").status == "clarify", question
 
 
+def test_the_office_named_as_where_does_not_make_an_unknown_thing_known(ask):
+    # 区役所 is only where: the question still names nothing but 犬, which the documents never use
+    answer = ask("犬の登録は区役所のどこでできますか", "ask_counter")
+    assert answer.status == "not_found" and "印鑑" not in answer.text
+
+
 def test_thing_the_documents_never_name_is_not_answered_from_a_neighbour(ask):
     answer = ask("パスポートの申請窓口はどこですか", "ask_counter")
     assert answer.status == "not_found" and "パスポート" in answer.text
