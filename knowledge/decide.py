@@ -177,8 +177,7 @@ def decision_features(ranked: list[Candidate], query: Query, index: int = 0) -> 
     values["near_miss"] = query.near_miss
     # it names only things the documents never use (犬の登録, also 「犬の登録は区役所のどこで」, where 区役所 is
     # only the place): the facts found share its other words at most
-    office = query.office and not query.office_as_place
-    values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or office or query.context))
+    values["unknown_only"] = float(bool(query.unknown) and not (query.subjects or query.office_asked or query.context))
     others = [c for i, c in enumerate(ranked[:6]) if i != index]
     values["second"] = others[0].score if others else 0.0
     # the ranker's pairwise probability (RankNet) that this candidate answers rather than the next one below it:
@@ -294,9 +293,8 @@ class Decider:
         about = (query.subject_names + query.constraints) or query.unknown
         unknown = not (query.subject_names + query.constraints) and bool(query.unknown)
         # 区役所 named only as where (「区役所の何課に行けば」) names nothing to ask about
-        office = query.office and not query.office_as_place
-        if not (query.subjects or office or query.partial or query.content or query.cues or query.unknown
-                or query.context):
+        if not (query.subjects or query.office_asked or query.partial or query.content or query.cues
+                or query.unknown or query.context):
             return Decision("clarify", query)
         if query.partial and not query.subjects:
             return Decision("not_found", query, missing=query.asked, about=query.partial, partial=True)

@@ -163,6 +163,12 @@ class Query:
         return [s for s in self.subjects + self.background if s.source == "vocabulary"]
 
     @property
+    def office_asked(self) -> bool:
+        """Whether it names 区役所 as something to ask about, not only as
+        where something is asked for (``office_as_place``)."""
+        return self.office and not self.office_as_place
+
+    @property
     def asked(self) -> tuple[str, ...]:
         """Every attribute the question asks for: cues first, then the intent's."""
         return tuple(dict.fromkeys(self.cues + self.primary))
@@ -666,7 +672,7 @@ class Understander:
     def _ward_of_topic(self, query: Query, topic: str) -> None:
         """A ward named alone, with nothing else to ask about it (no content
         word, not an overview), says where the topic is asked about
-        (「じゃあ高津区役所の何課に行けばいいの？」 after 戸籍): the ward
+        (「中原区だとどこの課ですか」 after 介護保険): the ward
         becomes a constraint again and the question names nothing, so the
         topic carries over.  「中原区について教えて」 keeps the ward as its
         subject."""
@@ -682,8 +688,7 @@ class Understander:
             return
         self._ward_of_topic(query, topic)
         # 「じゃあ区役所の何課に行けばいいの？」 names the office only as where: the topic is still what is asked about
-        office = query.office and not query.office_as_place
-        names_nothing = not (query.subjects or office or query.partial or query.unknown)
+        names_nothing = not (query.subjects or query.office_asked or query.partial or query.unknown)
         if names_nothing:
             ent = self.kb.entities[topic]
             if topic == OFFICE:
