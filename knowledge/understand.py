@@ -89,9 +89,10 @@ class Query:
     ``intent``: the NLU intent (``ask_*``) or None; ``primary`` /
     ``secondary``: attributes the intent asks for; ``cues``: attributes
     named by cue words; ``subjects``: what it is about (``Named``, typed
-    names first); ``constraints``: wards named beside a subject (entity
-    names); ``context``: an earlier topic kept as context of an elliptical
-    turn, and names given only around the question; ``background``: those
+    names first; 区役所 itself when it names nothing else to ask about);
+    ``constraints``: wards named beside a subject (entity names);
+    ``context``: an earlier topic kept as context of an elliptical turn,
+    and names given only around the question; ``background``: those
     names (``Named``); ``office``: names 区役所 (or a ward's own office,
     高津区役所); ``office_as_place``: only as the place where something is
     asked for (「区役所の何課」: 区役所 and a which-word); ``terms``: retrieval terms;
@@ -443,6 +444,10 @@ class Understander:
         query.intent_weights = {name: float(conf) for name, conf in ranking if name in table.intents}
         self._sort_names(query, matches, inferences)
         query.office_as_place = query.office and office_as_place(text, matches)
+        if query.office_asked and not query.subjects:
+            # 「区役所って土曜日もやってる？」 names nothing else: it is about the office itself
+            at = next((m.start for m in matches if m.name == OFFICE), -1)
+            query.subjects = [Named(OFFICE, "office", "typed", OFFICE, start=at)]
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]
         explained += [w for inf in inferences if inf.start < 0 for w in inf.matched.split("+")]
         self._read_terms(query, text, explained, names, question_at, bounds)

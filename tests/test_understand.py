@@ -86,7 +86,7 @@ def test_the_office_named_only_as_where_keeps_the_topic(understand):
         assert query.office_as_place and query.carried and query.subject_names == ["戸籍"], question
     # the office asked about (its hours) starts a topic of its own
     query = understand("区役所の窓口は何時まで？", "ask_datetime", topic="印鑑登録", previous_intent="ask_counter")
-    assert not query.office_as_place and not query.carried and not query.subjects
+    assert not query.office_as_place and not query.carried and query.subject_names == ["区役所"]
 
 
 def test_a_ward_named_alone_after_a_topic_says_where_the_topic_is_asked_about(understand):
@@ -99,7 +99,14 @@ def test_a_ward_named_alone_after_a_topic_says_where_the_topic_is_asked_about(un
 
 def test_a_ward_named_by_its_office_names_the_office_in_that_ward(understand):
     query = understand("高津区役所はどこにありますか", "ask_venue")
-    assert query.office and query.constraints == ["高津区"] and not query.subjects
+    assert query.office and query.constraints == ["高津区"] and query.subject_names == ["区役所"]
+
+
+def test_the_office_asked_about_and_nothing_else_is_the_subject(understand):
+    assert understand("区役所って土曜日もやってる？", "ask_datetime").subject_names == ["区役所"]
+    # beside another name it is where; and only as where, it is no subject
+    assert understand("区役所で住民票は取れますか", "ask_procedure").subject_names == ["住民票"]
+    assert understand("区役所の何課に行けばいいですか", "ask_counter").subject_names == []
 
 
 def test_a_question_that_asks_in_its_own_words_keeps_its_own_intent(understand):
