@@ -61,6 +61,8 @@ EVENT_ATTRIBUTES = {"date", "time", "doors_open", "venue", "address", "access", 
 NOUN_POS = {"名詞"}
 # which-words (Sudachi normalized forms): 「区役所の何課」「区役所のどこ」 ask which part of the office
 INTERROGATIVES = {"何", "どこ", "どれ", "どちら", "どっち", "どの", "どんな"}
+# relational nouns (Sudachi normalized forms): 「区役所の中に」「区役所の近くに」 say where something else is
+RELATIONAL_NOUNS = {"中", "内", "前", "後ろ", "横", "隣", "近く", "周り", "外"}
 _DIGITS = re.compile(r"^[0-9０-９.,]+$")
 _KANA_OR_LATIN = re.compile(r"^[\u3041-\u309fa-z]{1,2}$")
 
@@ -198,9 +200,11 @@ def token_boundaries(text: str) -> frozenset[int]:
 def office_as_place(text: str, matches: list[EntityMatch]) -> bool:
     """Whether every mention of 区役所 in ``text`` (``matches``: its entity
     matches; a ward named by its office counts) is followed by の and a
-    which-word (``INTERROGATIVES``): 「区役所の何課に行けば」「高津区役所の
-    どこ」 ask which part of the office handles something, and name nothing
-    to ask about; 「区役所の窓口は何時まで」 asks about the office."""
+    which-word (``INTERROGATIVES``) or a relational noun
+    (``RELATIONAL_NOUNS``; 区役所内 too): 「区役所の何課に行けば」「高津区役所の
+    どこ」 ask which part of the office handles something, 「区役所の中に
+    ATMはありますか」 asks about what is there; they name nothing to ask
+    about in the office.  「区役所の窓口は何時まで」 asks about the office."""
     at = _folded_offsets(text)
     words = list(analyzer.morphemes(text, "C"))
     starts = {at[m.start]: i for i, m in enumerate(words)}
@@ -210,8 +214,12 @@ def office_as_place(text: str, matches: list[EntityMatch]) -> bool:
         return False
     for end in ends:
         i = starts.get(end)
-        if i is None or i + 1 >= len(words) or words[i].surface != "の" \
-                or words[i + 1].normalized not in INTERROGATIVES:
+        if i is None:
+            return False
+        inside = words[i].normalized == "内"  # 区役所内
+        after_no = words[i].surface == "の" and i + 1 < len(words) \
+            and words[i + 1].normalized in INTERROGATIVES | RELATIONAL_NOUNS
+        if not (inside or after_no):
             return False
     return True
 

@@ -107,6 +107,10 @@ def test_the_office_asked_about_and_nothing_else_is_the_subject(understand):
     # beside another name it is where; and only as where, it is no subject
     assert understand("区役所で住民票は取れますか", "ask_procedure").subject_names == ["住民票"]
     assert understand("区役所の何課に行けばいいですか", "ask_counter").subject_names == []
+    # where something else is (区役所の中に, 区役所内に): the question is about that thing, not the office
+    for question in ("区役所の中に郵便ポストはある？", "区役所内に売店はありますか", "区役所の近くにバス停はある？"):
+        query = understand(question, "ask_venue")
+        assert query.office_as_place and query.subject_names == [], question
 
 
 def test_a_question_that_asks_in_its_own_words_keeps_its_own_intent(understand):
