@@ -97,7 +97,8 @@ class Query:
     and names given only around the question; ``background``: those
     names (``Named``); ``office``: names 区役所 (or a ward's own office,
     高津区役所); ``office_as_place``: only as the place where something is
-    asked for (「区役所の何課」: 区役所 and a which-word); ``terms``: retrieval terms;
+    asked for or is (「区役所の何課」「区役所の中に」, see ``office_as_place``);
+    ``terms``: retrieval terms;
     ``rest_terms``: the terms of the words that are not names (what the
     question says about them, cue and asking words included); ``content``:
     ``(normalized form, reading)`` of the content words not explained by
@@ -203,7 +204,7 @@ def office_as_place(text: str, matches: list[EntityMatch]) -> bool:
     which-word (``INTERROGATIVES``) or a relational noun
     (``RELATIONAL_NOUNS``; 区役所内 too): 「区役所の何課に行けば」「高津区役所の
     どこ」 ask which part of the office handles something, 「区役所の中に
-    ATMはありますか」 asks about what is there; they name nothing to ask
+    郵便ポストはある？」 asks about what is there; they name nothing to ask
     about in the office.  「区役所の窓口は何時まで」 asks about the office."""
     at = _folded_offsets(text)
     words = list(analyzer.morphemes(text, "C"))
