@@ -302,18 +302,21 @@ class Decider:
         if office is not None:
             return Decision("answer", query, office.facts[:MAX_FACTS], about=about, office=office)
         pool, missing = self.eligible(query, candidates)
-        # said beside a decline: when the ward office's counters open, for a service handled there
-        related = self.offices.office_opening(query) if self.offices else []
+
+        def declined(missing: tuple[str, ...], probability: float | None = None) -> Decision:
+            # said beside the decline: when the ward office's counters open, for a service handled there
+            related = self.offices.office_opening(query) if self.offices else []
+            return Decision("not_found", query, missing=missing, about=about, probability=probability,
+                            unknown=unknown, related=related)
+
         if missing:
-            return Decision("not_found", query, missing=missing, about=about, unknown=unknown, related=related)
+            return declined(missing)
         ranked = self.rank(pool if pool else candidates)
         if not ranked:
-            return Decision("not_found", query, missing=missing or query.asked, about=about, unknown=unknown,
-                            related=related)
+            return declined(query.asked)
         probability = self.model.decider.probability(decision_features(ranked, query))
         if probability < self.model.threshold:
-            return Decision("not_found", query, missing=missing or query.asked, about=about, probability=probability,
-                            unknown=unknown, related=related)
+            return declined(query.asked, probability)
         return Decision("answer", query, self.select(ranked, query), about=about, probability=probability)
 
     @staticmethod

@@ -79,6 +79,7 @@ class OfficeDuties:
         self.location: dict[str, FactRow] = {}  # office -> its location fact
         self.handled_by: dict[str, list[FactRow]] = {}  # service -> its handled_by facts, in file order
         self.instances: dict[str, list[str]] = {}  # kind -> the offices that are one of it
+        self.opening: list[FactRow] = []  # the ward office's opening facts (第2・第4土曜日), in file order
         for name, entity in kb.entities.items():
             if entity.kind:
                 self.instances.setdefault(entity.kind, []).append(name)
@@ -88,6 +89,8 @@ class OfficeDuties:
                 getattr(self, "duties" if fact.attribute == "duties" else "location").setdefault(fact.subject, fact)
             if fact.attribute == "handled_by":
                 self.handled_by.setdefault(fact.subject, []).append(fact)
+            if fact.subject == OFFICE and fact.attribute == "opening":
+                self.opening.append(fact)
 
     def units(self, office: str) -> list[str]:
         """``office`` and the general offices it is one of (橘出張所 ->
@@ -183,9 +186,8 @@ class OfficeDuties:
         if not any(s.type == "service" and s.name in self.handled_by for s in query.subjects):
             return []
         words = [norm for norm, _ in query.content if len(norm) >= 2]
-        facts = [f for f in self.kb.by_entity.get(OFFICE, ()) if f.subject == OFFICE and f.attribute == "opening"
-                 and any(w in f.text for w in words)]
-        facts.sort(key=lambda f: f.status == "plan")  # stable: file order otherwise
+        facts = sorted((f for f in self.opening if any(w in f.text for w in words)),
+                       key=lambda f: f.status == "plan")  # stable: file order otherwise
         return facts[:1]
 
     def _type(self, name: str) -> str | None:

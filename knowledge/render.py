@@ -69,6 +69,12 @@ def date_ja(iso: str | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def source_of(fact: FactRow) -> dict:
+    """The source of ``fact`` as replies carry it: ``{"doc", "lines":
+    [first, last], "as_of", "status"}``."""
+    return {"doc": fact.doc, "lines": [fact.line_start, fact.line_end], "as_of": fact.as_of, "status": fact.status}
+
+
 def inference_notes(inferences: list) -> list[str]:
     """The sentences saying the vocabulary inferences (``Named`` with a
     ``reason``) as general knowledge, each once (one citizen's word may
@@ -138,8 +144,7 @@ class Renderer:
             key = (fact.doc, fact.line_start, fact.line_end)
             if key not in seen:
                 seen.add(key)
-                sources.append({"doc": fact.doc, "lines": [fact.line_start, fact.line_end], "as_of": fact.as_of,
-                                "status": fact.status})
+                sources.append(source_of(fact))
         if any(f.attribute in ("how_to_apply", "required_info", "eligibility") for f in facts) and topic:
             contact = self.contact_for([topic])
             if contact and contact not in "".join(parts):
@@ -220,8 +225,7 @@ class Renderer:
         if decision.related:
             parts.append("なお、資料には区役所の窓口について次の記載があります。")
             parts += [readable(f.text) + self.status_note(f) for f in decision.related]
-            sources = [{"doc": f.doc, "lines": [f.line_start, f.line_end], "as_of": f.as_of, "status": f.status}
-                       for f in decision.related]
+            sources = [source_of(f) for f in decision.related]
         parts.append(self.contact_for(decision.about) or GENERAL_CONTACT)
         parts += [self.cite(s) for s in sources]
         topic = query.subject_names[0] if query.subjects else (OFFICE if query.office else None)
