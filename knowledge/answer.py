@@ -86,7 +86,7 @@ class Answerer:
 
     def asks_for_source(self, question: str) -> bool:
         """Whether ``question`` asks where the previous answer comes from
-        (「それってどの資料に書いてあるの」「出典は？」) and names nothing of
+        (「いまの話、何の資料に載ってるの」「出典は？」) and names nothing of
         its own to ask about."""
         text = normalize_query(question)
         if not self.understander.table.has("source", fold(text), token_boundaries(text)):

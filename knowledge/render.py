@@ -192,7 +192,7 @@ class Renderer:
         return f"出典：『{doc['title']}』{lines}{as_of}"
 
     def previous_sources(self, sources: list[dict], topic: str | None = None) -> Answer:
-        """The reply to 「それってどの資料に書いてあるの」: the sources of the
+        """The reply to 「いまの話、何の資料に載ってるの」: the sources of the
         previous answer (``sources`` as ``Answer.sources``), one 「出典：…」
         line each; ``topic`` stays the conversation's topic."""
         known = [s for s in sources if s.get("doc") in self.kb.documents and s.get("lines")]

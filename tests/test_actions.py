@@ -186,7 +186,7 @@ def test_asking_where_the_previous_answer_comes_from_names_its_sources():
     messages, _ = run(ActionAnswer(), tracker("国民年金はどこの窓口？"))
     (first,) = statuses(messages)
     bot_events = [{"event": "bot", "text": m.get("text"), "data": {"custom": m.get("custom")}} for m in messages]
-    message = {"text": "それってどの資料に書いてあるの", "intent": {"name": "ask_overview", "confidence": 0.6},
+    message = {"text": "いまの話、何の資料に載ってるの", "intent": {"name": "ask_overview", "confidence": 0.6},
                "entities": []}
     follow_up = Tracker("user-1", {"topic": "国民年金"}, message, bot_events, False, None, {}, "action_listen")
     messages, events = run(ActionAnswer(), follow_up)
@@ -198,7 +198,7 @@ def test_asking_where_the_previous_answer_comes_from_names_its_sources():
 
 
 def test_asking_for_a_source_before_any_answer_is_answered_as_a_question():
-    messages, _ = run(ActionAnswer(), tracker("それってどの資料に書いてあるの", "ask_overview"))
+    messages, _ = run(ActionAnswer(), tracker("いまの話、何の資料に載ってるの", "ask_overview"))
     (status,) = statuses(messages)
     assert status["status"] in ("not_found", "clarify")
 

@@ -65,21 +65,51 @@ def test_follow_up_turns_are_not_examples_on_their_own():
 
 
 DEV_SETS = Path(__file__).resolve().parents[2] / "shared" / "eval"
+NEAR_COPY = 75  # rapidfuzz ratio (0..100) at which a text counts as a rewording of a dev-set question
+NEAR_COPY_MIN_LENGTH = 10  # characters; shorter turns (「締め切りは？」) are anyone's words
+_PUNCTUATION = re.compile(r"[\s！？!?。、,.「」『』…]")
 
 
-@pytest.mark.skipif(not DEV_SETS.is_dir(), reason="the dev sets are not beside the project")
-def test_no_dev_set_question_is_nlu_training_data():
-    from bot.evaluate import load_cases as load_dev_cases
+def bare(text: str) -> str:
+    """``text`` without spaces and punctuation, for comparing wordings."""
+    return _PUNCTUATION.sub("", text)
 
-    dev = {" ".join(case["question"].split()) for path in sorted(DEV_SETS.glob("public*.yml"))
-           for _, _, case in load_dev_cases(path)}
+
+def training_texts() -> list[str]:
+    """Every question the models learn from: the NLU's intent examples (names
+    unmarked) and all labelled questions and dialogue turns."""
     nlu_dir = Path(__file__).resolve().parents[1] / "bot" / "data" / "nlu"
-    written = set()
+    texts = []
     for path in nlu_dir.glob("*.yml"):
         for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if "intent" in item:
-                written |= {" ".join(MARKUP.sub(r"\1", line[2:]).split()) for line in item["examples"].splitlines()}
-    assert dev and not dev & written
+                texts += [MARKUP.sub(r"\1", line[2:]) for line in item["examples"].splitlines()]
+    return texts + [case.question for case in load_cases(QUESTIONS_DIR)]
+
+
+def test_near_copies_are_told_apart_from_questions_on_the_same_subject():
+    from rapidfuzz import fuzz
+
+    assert fuzz.ratio(bare("子どもが生まれた！出生届ってどこに出せばいいですか？"),
+                      bare("子どもが生まれました。出生届ってどこに出せばいいの")) >= NEAR_COPY
+    assert fuzz.ratio(bare("出生届は区役所の何課に出しますか"), bare("子どもが生まれたら何をすればいいですか")) < NEAR_COPY
+
+
+@pytest.mark.skipif(not DEV_SETS.is_dir(), reason="the dev sets are not beside the project")
+def test_no_dev_set_question_nor_a_rewording_of_one_is_training_data():
+    from rapidfuzz import fuzz, process
+
+    from bot.evaluate import load_cases as load_dev_cases
+
+    dev = [bare(case["question"]) for path in sorted(DEV_SETS.glob("public*.yml"))
+           for _, _, case in load_dev_cases(path)]
+    close = []
+    for text in training_texts():
+        if len(bare(text)) >= NEAR_COPY_MIN_LENGTH:
+            match = process.extractOne(bare(text), dev, scorer=fuzz.ratio, score_cutoff=NEAR_COPY)
+            if match:
+                close.append((text, match[0]))
+    assert dev and not close
 
 
 def test_a_named_ward_office_or_branch_is_a_facility(kb):
