@@ -49,6 +49,7 @@ from .attributes import attributes
 from .kb import FactRow
 from .normalize import normalize_line
 from .offices import OfficeDuties, OfficeReply
+from .ordinals import conflicts
 from .retrieve import Candidate, satisfying
 from .understand import Query
 
@@ -301,6 +302,8 @@ class Decider:
         office = self.offices.reply(query, readings(query)) if self.offices else None
         if office is not None:
             return Decision("answer", query, office.facts[:MAX_FACTS], about=about, office=office)
+        # a fact about 第3条 does not answer a question about 第24条
+        candidates = [c for c in candidates if not conflicts(query.ordinals, f"{c.fact.text} {c.fact.value}")]
         pool, missing = self.eligible(query, candidates)
 
         def declined(missing: tuple[str, ...], probability: float | None = None) -> Decision:

@@ -44,6 +44,7 @@ from .entities import EntityMatch, EntityMatcher, fold
 from .kb import KnowledgeBase
 from .near_misses import NearMisses
 from .normalize import normalize_query
+from .ordinals import ordinals
 from .vocabulary import Inference, Vocabulary
 
 NLU_SCORE = 90.0  # match score given to an entity that only the NLU found
@@ -104,7 +105,8 @@ class Query:
     ``(normalized form, reading)`` of the content words not explained by
     names, cue or asking words; ``focus``: those of the final sentence (the
     question itself, after any context the citizen gives first); ``years``:
-    the western years of the dates it names; ``unknown``:
+    the western years of the dates it names; ``ordinals``: the 第N条, 第N回
+    ... it names, as ``(N, counter)`` (:mod:`knowledge.ordinals`); ``unknown``:
     nouns the knowledge base never uses; ``partial``: entities named only as
     the head of an unknown compound; ``carried``: the topic was carried over;
     ``elliptical``: a bare 「Xは？」 turn; ``assumed``: the event a question
@@ -138,6 +140,7 @@ class Query:
     content: list[tuple[str, str]] = field(default_factory=list)
     focus: list[tuple[str, str]] = field(default_factory=list)
     years: set[int] = field(default_factory=set)
+    ordinals: frozenset[tuple[int, str]] = frozenset()
     unknown: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)
     carried: bool = False
@@ -622,6 +625,7 @@ class Understander:
         query.rest_terms = rest
         query.focus = list(dict.fromkeys(focus))
         query.years = {d.year for d in find_dates(text)}
+        query.ordinals = ordinals(text)
         query.content = list(dict.fromkeys(content))
         query.unknown = list(dict.fromkeys(unknown))
         query.elliptical = bool(query.subjects) and not has_predicate and not query.content and not query.cues

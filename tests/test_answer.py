@@ -173,3 +173,11 @@ def test_a_moving_notification_is_a_resident_record_notification_said_as_such(as
     answer = ask("来月この区に引っ越してきます。転入届はどこの窓口に出せばいいですか", "ask_counter")
     assert answer.status == "answered"
     assert "区民課" in answer.text and "住民票" in answer.text and "一般的な手続きの区分" in answer.text
+
+
+@pytest.mark.parametrize("intent", ["ask_overview", "ask_rule"])
+def test_an_article_asked_by_number_is_not_answered_with_another_article(answerer, intent):
+    decision = answerer.decision("自治基本条例の第24条には何が書いてありますか", intent)
+    assert not any("第3条" in fact.text or "第6条" in fact.text for fact in decision.facts)
+    if intent == "ask_rule":
+        assert decision.kind == "answer" and "第24条" in decision.facts[0].text
