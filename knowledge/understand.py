@@ -21,7 +21,7 @@ today, previous_intent)`` -> :class:`Query`.  The steps:
    fact, name or vocabulary entry uses (犬, ATM);
 6. topic: the conversation's topic carries over only for an ellipsis, a turn
    that names nothing: no entity, not 区役所, no noun the knowledge base does
-   not know (「締め切りは？」「跡地はどうなるの？」); a turn that names
+   not know (「締め切りは？」「建物は今どう使われているの？」); a turn that names
    something starts a new topic; a turn made of a name and は alone
    (「じゃあ支所は？」) asks
    the previous question about the new name, with the old topic as context;
@@ -457,7 +457,7 @@ class Understander:
         self._sort_names(query, matches, inferences)
         query.office_as_place = query.office and office_as_place(text, matches)
         if query.office_asked and not query.subjects:
-            # 「区役所って土曜日もやってる？」 names nothing else: it is about the office itself
+            # 「第2土曜日に区役所へ行っても開いていますか」 names nothing else: it is about the office itself
             at = next((m.start for m in matches if m.name == OFFICE), -1)
             query.subjects = [Named(OFFICE, "office", "typed", OFFICE, start=at)]
         explained = [m.variant for m in matches] + [inf.matched for inf in inferences if inf.start >= 0]

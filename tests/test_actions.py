@@ -140,7 +140,7 @@ def test_asked_intent_uses_the_ranking_when_the_classifier_was_unsure(message, e
 def test_unsure_intent_still_narrows_what_may_answer():
     # the classifier hesitated between two "where" intents: the answer may not come from
     # whatever fact mentions the subject
-    trk = tracker("マイナンバーどこで申請するの", intent="nlu_fallback")
+    trk = tracker("マイナンバーの申請場所を知りたい", intent="nlu_fallback")
     trk.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.4},
                                             {"name": "ask_counter", "confidence": 0.55},
                                             {"name": "ask_venue", "confidence": 0.45}]

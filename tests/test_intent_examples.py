@@ -90,9 +90,9 @@ def training_texts() -> list[str]:
 def test_near_copies_are_told_apart_from_questions_on_the_same_subject():
     from rapidfuzz import fuzz
 
-    assert fuzz.ratio(bare("子どもが生まれた！出生届ってどこに出せばいいですか？"),
-                      bare("子どもが生まれました。出生届ってどこに出せばいいの")) >= NEAR_COPY
-    assert fuzz.ratio(bare("出生届は区役所の何課に出しますか"), bare("子どもが生まれたら何をすればいいですか")) < NEAR_COPY
+    asked = bare("国民年金の免除の申請はどこの課でできますか")
+    assert fuzz.ratio(asked, bare("国民年金の免除って、どこの課で申請できますか？")) >= NEAR_COPY
+    assert fuzz.ratio(asked, bare("国民年金の保険料は毎月いくら払うのですか")) < NEAR_COPY
 
 
 @pytest.mark.skipif(not DEV_SETS.is_dir(), reason="the dev sets are not beside the project")
