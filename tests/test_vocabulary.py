@@ -111,3 +111,9 @@ def test_a_word_pairs_words_have_their_places_also_when_the_entrys_own_word_is_f
     text = fold("引っ越しました。住所の手続きはどこで")
     (moving,) = [inf for inf in vocab.find(text) if inf.entry.term == "引っ越し"]
     assert moving.start >= 0 and [text[a:b] for a, b in moving.spans] == ["住所", "手続"]
+
+
+def test_a_branch_over_the_road_is_no_use_of_the_road(vocab):
+    # はみ出す alone says nothing of 占用: goods set out on the sidewalk are, a tree's branches are its upkeep
+    assert not any("占用許可" in inf.entry.means for inf in vocab.find(fold("庭木の枝が道路にはみ出している")))
+    assert any("占用許可" in inf.entry.means for inf in vocab.find(fold("歩道に商品がはみ出している")))
