@@ -358,11 +358,16 @@ class Understander:
 
     # -- names ---------------------------------------------------------------
     def entities(self, text: str, nlu_values: tuple[str, ...] = ()) -> list[EntityMatch]:
-        """Entities named in normalized ``text`` plus resolved NLU entity values."""
+        """Entities named in normalized ``text`` plus resolved NLU entity
+        values, except a value that is part of a name found in the text (the
+        NLU's 「しゅっちょう」 within ひよししゅっちょうじょ is that name, not 出張所)."""
         found = self.matcher.find(text)
         names = {m.name for m in found}
+        typed = [m.variant for m in found]
         for value in nlu_values:
             name = self.matcher.resolve(value)
+            if any(fold(value) in variant for variant in typed):
+                continue
             if name and name not in names and name in self.kb.entities:
                 found.append(EntityMatch(name, self.kb.entities[name].type, fold(value), -1, -1, NLU_SCORE))
                 names.add(name)

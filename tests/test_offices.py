@@ -180,3 +180,11 @@ def test_a_services_saturday_is_declined_with_what_the_documents_say_of_the_offi
     # a day the documents say nothing of for the office adds nothing
     answer = ask("住民票は日曜日も取れますか", "ask_datetime")
     assert answer.status == "not_found" and "土曜" not in answer.text and not answer.sources
+
+
+def test_a_piece_of_a_typed_name_the_nlu_returns_names_nothing_more(answerer):
+    # DIET cut 「ひよししゅっちょうじょ」 into ひよ and しゅっちょう; しゅっちょう alone would add 出張所 (the kind)
+    question = "ひよし しゅっちょうじょで てんきょとどけ だせますか"
+    assert [m.name for m in answerer.entities(question, ("ひよ", "しゅっちょう"))].count("出張所") == 0
+    decision = answerer.decision(question, "ask_counter", ("ひよ", "しゅっちょう"))
+    assert decision.office is not None and decision.office.office == "日吉出張所"
