@@ -22,7 +22,7 @@ def kanji_number(text: str) -> int | None:
     if not text or any(c not in _KANJI_DIGITS and c != "十" for c in text) or text.count("十") > 1:
         return None
     if "十" not in text:
-        return int("".join(str(_KANJI_DIGITS[c]) for c in text)) if len(text) == 1 else None
+        return _KANJI_DIGITS[text] if len(text) == 1 else None
     tens, _, ones = text.partition("十")
     if len(tens) > 1 or len(ones) > 1:
         return None

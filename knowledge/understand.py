@@ -365,9 +365,9 @@ class Understander:
         names = {m.name for m in found}
         typed = [m.variant for m in found]
         for value in nlu_values:
-            name = self.matcher.resolve(value)
             if any(fold(value) in variant for variant in typed):
                 continue
+            name = self.matcher.resolve(value)
             if name and name not in names and name in self.kb.entities:
                 found.append(EntityMatch(name, self.kb.entities[name].type, fold(value), -1, -1, NLU_SCORE))
                 names.add(name)
