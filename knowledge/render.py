@@ -205,7 +205,11 @@ class Renderer:
         """"The documents do not say", what is missing, what they do say
         near it (``Decision.related``, with its source), and a contact."""
         query = decision.query
-        label = next((self.table.label(a) for a in decision.missing if a in self.table.labels), None)
+        # what is missing is named only when the question's own words ask something (a cue word, or an asking
+        # word: いつ, どこ, 何人 …): the NLU's intent alone is a guess, and for 「自転車が撤去されたみたいです」
+        # 「放置自転車の人数については」 would tell the citizen they asked something they did not
+        asks = bool(query.cues or query.hinted)
+        label = next((self.table.label(a) for a in decision.missing if asks and a in self.table.labels), None)
         about = "・".join(decision.about)
         parts = []
         parts += inference_notes(query.inferences)

@@ -81,6 +81,16 @@ def test_unknown_matter_is_not_answered(ask):
     assert "記載がありません" in answer.text
 
 
+def test_a_decline_names_as_missing_only_what_the_question_asks(ask):
+    # a statement with no asking word: the NLU's guess (a question of numbers) is not said back as what was asked
+    stated = ask("自転車が撤去されたみたいです", "ask_fee_capacity")
+    assert stated.status == "not_found"
+    assert "放置自転車" in stated.text and "人数" not in stated.text
+    asked = ask("放置自転車の保管料はいくらですか", "ask_fee_capacity")
+    assert asked.status == "not_found"
+    assert "放置自転車の金額については" in asked.text
+
+
 def test_opening_hours_are_never_invented(ask):
     answer = ask("区役所の土曜日の受付は何時までですか", "ask_datetime")
     assert answer.status == "not_found"
