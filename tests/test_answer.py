@@ -81,6 +81,15 @@ def test_unknown_matter_is_not_answered(ask):
     assert "記載がありません" in answer.text
 
 
+def test_a_fact_that_names_a_section_only_as_an_example_is_not_said_about_it(ask):
+    # 003-iinkai-members says the committee may add heads of organisations in the building other than the ward
+    # office; the 市税証明発行コーナー is one only by an inference the fact does not state (``about`` in facts/)
+    answer = ask("市税の証明書は区役所で取れますか", "ask_counter")
+    assert answer.status == "answered"
+    assert answer.facts[0] == "001-shizei-shomei-handled"
+    assert "003-iinkai-members" not in answer.facts
+
+
 def test_a_decline_names_as_missing_only_what_the_question_asks(ask):
     # a statement with no asking word: the NLU's guess (a question of numbers) is not said back as what was asked
     stated = ask("自転車が撤去されたみたいです", "ask_fee_capacity")
