@@ -209,7 +209,7 @@ class Renderer:
         # word: いつ, どこ, 何人 …): the NLU's intent alone is a guess, and for 「自転車が撤去されたみたいです」
         # 「放置自転車の人数については」 would tell the citizen they asked something they did not
         asks = bool(query.cues or query.hinted)
-        label = next((self.table.label(a) for a in decision.missing if asks and a in self.table.labels), None)
+        label = next((self.table.label(a) for a in decision.missing if a in self.table.labels), None) if asks else None
         about = "・".join(decision.about)
         parts = []
         parts += inference_notes(query.inferences)
